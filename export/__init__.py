@@ -1,0 +1,1 @@
+"""Export trained fashiongan generators to .keras, SavedModel, TFLite and ONNX."""

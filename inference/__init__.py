@@ -1,0 +1,1 @@
+"""Sample images from exported fashiongan generators; ONNX and TFLite need no TensorFlow."""

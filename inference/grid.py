@@ -1,0 +1,56 @@
+"""Tile images into a grid and write PNGs (numpy and Pillow only)."""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+    """Map float images in `value_range` to uint8 N×H×W, clipping values outside the range."""
+    low, high = value_range
+    scaled = (np.asarray(images, dtype=np.float32) - low) / (high - low)
+    pixels = np.rint(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if pixels.ndim == 4 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    return pixels
+
+
+def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2) -> np.ndarray:
+    """Tile uint8 N×H×W images into one uint8 image, `nrow` images per row (default: square)."""
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"expected N×H×W images, got shape {images.shape}")
+    count, height, width = images.shape
+    nrow = nrow or math.ceil(math.sqrt(count))
+    ncol = math.ceil(count / nrow)
+    grid = np.zeros((ncol * (height + padding) + padding, nrow * (width + padding) + padding), np.uint8)
+    for index, image in enumerate(images):
+        top = padding + (index // nrow) * (height + padding)
+        left = padding + (index % nrow) * (width + padding)
+        grid[top : top + height, left : left + width] = image
+    return grid
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
+    """Write a uint8 H×W image as a PNG, atomically (temporary file, then rename)."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+    temporary = path.with_name(f".{path.name}.tmp")
+    picture.save(temporary, format="PNG")
+    os.replace(temporary, path)
+    return path
+
+
+def save_grid(
+    images: np.ndarray, path: str | os.PathLike, nrow: int | None = None, scale: int = 2
+) -> Path:
+    """Tile uint8 N×H×W images and write them as one PNG."""
+    return save_png(make_grid(images, nrow=nrow), path, scale=scale)

@@ -1,0 +1,1 @@
+"""Architectures, data and training for fashiongan. Importing this package does not import TensorFlow."""

