@@ -108,10 +108,88 @@ def run_data(args) -> int:
     return 0
 
 
+def run_export(args) -> int:
+    from export.exporter import FORMATS, TFLITE_QUANTS, export, parse_choices
+
+    formats = parse_choices(args.formats, FORMATS, "--formats")
+    quants = parse_choices(args.tflite_quant, TFLITE_QUANTS, "--tflite-quant")
+    out = export(args.source, args.out, formats, quants, variant=args.variant, dataset=args.dataset)
+    print(f"exported {', '.join(formats)} to {out}/ (manifest: {out / 'manifest.json'})")
+    return 0
+
+
+def add_export_parser(commands) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="export a trained generator to .keras, SavedModel, TFLite, ONNX and .h5",
+        description="Export a generator into one folder with manifest.json. Every format takes "
+        "`noise` (and `label` when conditional) and returns `images`: float32 N×28×28×1 in [0, 1].",
+    )
+    parser.add_argument("source", help="a run directory, or a generator .keras file")
+    parser.add_argument("--out", required=True, help="export folder (replaced atomically)")
+    parser.add_argument("--formats", default="keras,savedmodel,tflite,onnx,h5",
+                        help="comma-separated: keras, savedmodel, tflite, onnx, h5 (default: all)")
+    parser.add_argument("--tflite-quant", default="none",
+                        help="comma-separated TFLite files: none (float32), float16, dynamic (int8 weights)")
+    parser.add_argument("--variant", choices=variant_names(), help="variant of a bare .keras file")
+    parser.add_argument("--dataset", choices=DATASET_NAMES, help="dataset of a bare .keras file")
+    parser.set_defaults(handler=run_export)
+
+
+def run_sample(args) -> int:
+    import numpy as np
+
+    from inference import load, save_grid
+    from model.data import write_atomic
+
+    sampler = load(args.model, args.format)
+    if args.interpolate is not None:
+        images = sampler.interpolate(args.seed, args.interpolate, args.n, args.label[0] if args.label else None)
+        nrow = args.nrow or args.n
+    else:
+        images = sampler.sample(args.n, seed=args.seed, labels=args.label or None)
+        nrow = args.nrow
+    save_grid(images, args.out, nrow=nrow, scale=args.scale)
+    if args.npy:
+        import io
+
+        buffer = io.BytesIO()
+        np.save(buffer, images)
+        write_atomic(Path(args.npy), buffer.getvalue())
+    print(f"{len(images)} images from {sampler.backend.path} ({sampler.format}) -> {args.out}")
+    return 0
+
+
+def add_sample_parser(commands) -> None:
+    parser = commands.add_parser(
+        "sample",
+        help="sample a PNG grid from an export folder or model file (no TensorFlow for ONNX/TFLite)",
+        description="Sample images from an export folder (manifest.json picks and checks the file: "
+        "ONNX first, then TFLite, then TensorFlow formats) or from one .onnx, .tflite, .keras or "
+        ".h5 file. The same --seed gives the same images from every format.",
+    )
+    parser.add_argument("model", help="export folder or model file")
+    parser.add_argument("--n", type=positive_int, default=64, help="number of images (default: 64)")
+    parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
+    parser.add_argument("--label", action="append",
+                        help="class name or index for a conditional generator; repeat for one per image")
+    parser.add_argument("--out", default="grid.png", help="PNG grid to write (default: grid.png)")
+    parser.add_argument("--npy", help="also write the uint8 N×28×28 images as .npy")
+    parser.add_argument("--nrow", type=positive_int, help="images per grid row (default: square)")
+    parser.add_argument("--scale", type=positive_int, default=2, help="pixel scale of the PNG (default: 2)")
+    parser.add_argument("--format", help="artifact of an export folder: onnx, tflite, tflite_float16, "
+                        "tflite_dynamic, keras, savedmodel, h5")
+    parser.add_argument("--interpolate", type=int, metavar="SEED_B",
+                        help="instead of a sample, --n steps from the noise of --seed to that of SEED_B")
+    parser.set_defaults(handler=run_sample)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="fashiongan", description="Train, export and sample small GANs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     add_train_parser(commands)
+    add_export_parser(commands)
+    add_sample_parser(commands)
     commands.add_parser("variants", help="list the GAN variants").set_defaults(handler=run_variants)
     data_parser = commands.add_parser(
         "data",

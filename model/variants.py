@@ -20,7 +20,7 @@ def dense_generator(latent_dim: int) -> keras.Model:
     for units in (256, 512, 1024):
         x = layers.Dense(units, activation="relu")(x)
     x = layers.Dense(28 * 28, activation="tanh")(x)
-    images = layers.Reshape(IMAGE_SHAPE, name="images")(x)
+    images = layers.Reshape(IMAGE_SHAPE, name="raw_images")(x)
     return keras.Model(noise, images, name="generator")
 
 
@@ -45,7 +45,7 @@ def fashiongan_generator(latent_dim: int) -> keras.Model:
     for _ in range(2):
         x = layers.Conv2D(128, 4, padding="same")(x)
         x = layers.LeakyReLU(0.2)(x)
-    images = layers.Conv2D(1, 4, padding="same", activation="sigmoid", name="images")(x)
+    images = layers.Conv2D(1, 4, padding="same", activation="sigmoid", name="raw_images")(x)
     return keras.Model(noise, images, name="generator")
 
 
@@ -73,7 +73,7 @@ def dcgan_generator(latent_dim: int) -> keras.Model:
         x = layers.BatchNormalization()(x)
         x = layers.LeakyReLU()(x)
     images = layers.Conv2DTranspose(
-        1, 5, strides=2, padding="same", use_bias=False, activation="tanh", name="images"
+        1, 5, strides=2, padding="same", use_bias=False, activation="tanh", name="raw_images"
     )(x)
     return keras.Model(noise, images, name="generator")
 

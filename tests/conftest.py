@@ -44,3 +44,21 @@ def no_data_sources(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
     monkeypatch.setattr(data, "DEBIAN_ROOT", tmp_path / "no-debian")
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def exports(tiny_data_dir, tmp_path_factory):
+    """For each variant: a run trained for one step on tiny data, and its export of every format
+    (three TFLite files). Shared by the export and inference tests."""
+    from export import exporter
+    from model.train import TrainConfig, train
+    from model.variants import VARIANTS
+
+    root = tmp_path_factory.mktemp("exports")
+    made = {}
+    for name in VARIANTS:
+        run = train(TrainConfig(variant=name, epochs=1, batch_size=8, steps_per_epoch=1,
+                                data_dir=str(tiny_data_dir), out=str(root / f"run-{name}")), verbose=0)
+        out = exporter.export(run, root / f"export-{name}", exporter.FORMATS, exporter.TFLITE_QUANTS)
+        made[name] = (run, out)
+    return made

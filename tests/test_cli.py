@@ -72,3 +72,13 @@ def test_train_and_resume_from_the_command_line(tiny_data_dir, tmp_path):
     assert "resuming" in resumed.stdout and (run / "samples" / "epoch-0002.png").is_file()
     again = fashiongan("train", "--epochs", "1", *common)
     assert "already holds a run; pass --resume" in error_line(again)
+
+
+def test_export_errors_give_one_line(tmp_path):
+    missing = error_line(fashiongan("export", str(tmp_path / "no-run"), "--out", str(tmp_path / "e")))
+    assert "no such run directory" in missing
+    bad_format = error_line(fashiongan("export", str(tmp_path), "--out", str(tmp_path / "e"), "--formats", "onnx,pt"))
+    assert "--formats: unknown pt; choose from keras, savedmodel, tflite, onnx, h5" in bad_format
+    bad_quant = error_line(fashiongan("export", str(tmp_path), "--out", str(tmp_path / "e"), "--tflite-quant", "int4"))
+    assert "--tflite-quant: unknown int4" in bad_quant
+    assert not (tmp_path / "e").exists()

@@ -1,0 +1,57 @@
+"""Export trained runs and measure each format against the Keras generator.
+
+    python benchmarks/export_parity.py RUN_DIR [RUN_DIR ...] [--out exports/bench] [--n 64]
+
+For each run: the export time (all formats, three TFLite files), then per artifact its size and
+the largest absolute difference from the Keras generator in inference mode, in the [0, 1]
+output contract, over `--n` noise vectors drawn with seed 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", type=Path)
+    parser.add_argument("--out", type=Path, default=Path("exports/bench"))
+    parser.add_argument("--n", type=int, default=64)
+    args = parser.parse_args()
+
+    import keras
+    import numpy as np
+
+    from export import exporter
+    from inference.backends import BACKENDS
+    from inference.manifest import ARTIFACT_PATHS, read_manifest
+    from model.variants import get_variant
+
+    print(f"| variant | artifact | size (bytes) | max abs diff vs Keras |")
+    print(f"| --- | --- | ---: | ---: |")
+    timings = []
+    for run in args.runs:
+        started = time.perf_counter()
+        export_dir = exporter.export(run, args.out / run.name, exporter.FORMATS, exporter.TFLITE_QUANTS)
+        timings.append((run, time.perf_counter() - started))
+        manifest = read_manifest(export_dir)
+        variant = get_variant(manifest["variant"])
+        noise = np.random.default_rng(0).standard_normal((args.n, variant.latent_dim)).astype(np.float32)
+        generator = keras.saving.load_model(run / "generator.keras", safe_mode=True)
+        low, high = variant.output_range
+        expected = (np.asarray(generator(noise, training=False)) - low) / (high - low)
+        for artifact, record in manifest["artifacts"].items():
+            backend = BACKENDS["tflite" if artifact.startswith("tflite") else artifact]
+            images = backend(export_dir / ARTIFACT_PATHS[artifact]).run(noise)
+            print(f"| {variant.name} | {artifact} | {record['bytes']:,} | {np.abs(images - expected).max():.2e} |")
+    print()
+    for run, seconds in timings:
+        print(f"export of {run}: {seconds:.1f} s (keras, savedmodel, 3 tflite, onnx, h5)")
+
+
+if __name__ == "__main__":
+    main()

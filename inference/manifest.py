@@ -1,0 +1,76 @@
+"""The manifest of an export folder: fixed file names, what each artifact is, and checksums.
+Written by `export`, read by `inference`; numpy-free and TensorFlow-free."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from inference.errors import FashionGANError
+
+MANIFEST_FILE = "manifest.json"
+FORMAT_VERSION = 1
+OUTPUT_RANGE = (0.0, 1.0)
+
+# format name -> path inside an export folder
+ARTIFACT_PATHS = {
+    "keras": "generator.keras",
+    "savedmodel": "saved_model/1",
+    "tflite": "generator.tflite",
+    "tflite_float16": "generator_float16.tflite",
+    "tflite_dynamic": "generator_dynamic_int8.tflite",
+    "onnx": "generator.onnx",
+    "h5": "generator.h5",
+}
+
+
+class ManifestError(FashionGANError):
+    """A manifest that is missing, unreadable, or disagrees with the files beside it."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def describe_artifact(root: Path, relative: str) -> dict:
+    """Size and sha256 of a file, or of every file in a folder (the SavedModel)."""
+    path = root / relative
+    if path.is_file():
+        return {"path": relative, "bytes": path.stat().st_size, "sha256": sha256_file(path)}
+    files = {
+        str(file.relative_to(path)): {"bytes": file.stat().st_size, "sha256": sha256_file(file)}
+        for file in sorted(path.rglob("*"))
+        if file.is_file()
+    }
+    return {"path": relative, "bytes": sum(f["bytes"] for f in files.values()), "files": files}
+
+
+def verify_artifact(root: Path, record: dict) -> Path:
+    """Refuse an artifact whose size or checksum differs from the manifest's record."""
+    path = root / record["path"]
+    expected_files = record.get("files") or {"": {"bytes": record["bytes"], "sha256": record["sha256"]}}
+    for name, expected in expected_files.items():
+        file = path / name if name else path
+        if not file.is_file():
+            raise ManifestError(f"{file}: listed in {MANIFEST_FILE} but missing")
+        if file.stat().st_size != expected["bytes"] or sha256_file(file) != expected["sha256"]:
+            raise ManifestError(f"{file}: checksum does not match {MANIFEST_FILE}; refusing to load it")
+    return path
+
+
+def read_manifest(export_dir: str | os.PathLike) -> dict:
+    path = Path(export_dir) / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: no manifest (is {export_dir} an export folder?)") from None
+    except (OSError, ValueError) as error:
+        raise ManifestError(f"{path}: unreadable manifest ({error})") from None
+    if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
+        raise ManifestError(f"{path}: not a fashiongan manifest (format_version {FORMAT_VERSION})")
+    return manifest

@@ -1,0 +1,170 @@
+"""Sample images from any exported generator. The same seed gives the same noise, so the same
+images, from every format.
+
+    sampler = inference.load("exports/dcgan")          # an export folder, or one model file
+    images = sampler.sample(16, seed=0)                # uint8, N×28×28
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from inference.backends import BACKENDS, Backend
+from inference.errors import FashionGANError
+from inference.grid import to_uint8
+from inference.manifest import ARTIFACT_PATHS, MANIFEST_FILE, ManifestError, read_manifest, verify_artifact
+
+# Tried in this order when an export folder is given without a format: TensorFlow-free first.
+PREFERRED_ARTIFACTS = ("onnx", "tflite", "tflite_float16", "tflite_dynamic", "keras", "savedmodel", "h5")
+SUFFIX_FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".keras": "keras", ".h5": "h5"}
+
+
+class SamplerError(FashionGANError):
+    """Bad sampling request: counts, labels, formats."""
+
+
+class Sampler:
+    """Draws noise in numpy from a seed and runs it through one backend."""
+
+    def __init__(self, backend: Backend, manifest: dict | None = None):
+        self.backend = backend
+        self.manifest = manifest
+        self.latent_dim = backend.latent_dim
+        self.conditional = backend.conditional
+        names = (manifest or {}).get("class_names")
+        self.class_names: list[str] | None = list(names) if names else None
+        self.num_classes = len(self.class_names) if self.class_names else (10 if self.conditional else 0)
+        if manifest is not None:
+            _check_agreement(manifest, backend)
+
+    @property
+    def format(self) -> str:
+        return self.backend.format
+
+    def noise(self, n: int, seed: int = 0) -> np.ndarray:
+        """Standard-normal float32 noise, n×latent_dim, from numpy's generator for `seed`."""
+        _check_count(n)
+        return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
+
+    def labels(self, n: int, labels=None) -> np.ndarray | None:
+        """Class indices for n images: names or indices (one, or one per image); none given
+        spreads the classes evenly."""
+        if not self.conditional:
+            if labels is not None and len(np.atleast_1d(labels)):
+                raise SamplerError(f"labels given, but {self.backend.path} is an unconditional generator")
+            return None
+        if labels is None or not len(np.atleast_1d(labels)):
+            return (np.arange(n) % self.num_classes).astype(np.int32)
+        indices = np.array([self._label_index(label) for label in np.atleast_1d(labels)], dtype=np.int32)
+        if len(indices) == 1:
+            return np.repeat(indices, n)
+        if len(indices) != n:
+            raise SamplerError(f"{len(indices)} labels given for {n} images; give one, or one per image")
+        return indices
+
+    def _label_index(self, label) -> int:
+        if isinstance(label, (str, np.str_)) and not str(label).lstrip("-").isdigit():
+            names = [name.lower() for name in self.class_names or []]
+            if str(label).lower() not in names:
+                raise SamplerError(f"unknown class name {str(label)!r}; choose from {', '.join(self.class_names or [])}")
+            return names.index(str(label).lower())
+        index = int(label)
+        if not 0 <= index < self.num_classes:
+            raise SamplerError(f"label {index} is out of range 0-{self.num_classes - 1}")
+        return index
+
+    def generate(self, noise: np.ndarray, labels=None) -> np.ndarray:
+        """Float32 images N×28×28×1 in [0, 1] for the given noise (and labels)."""
+        noise = np.asarray(noise, dtype=np.float32)
+        if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
+            raise SamplerError(f"noise must be N×{self.latent_dim}, got {noise.shape}")
+        return self.backend.run(noise, self.labels(len(noise), labels))
+
+    def sample(self, n: int, seed: int = 0, labels=None) -> np.ndarray:
+        """n images as uint8 N×28×28."""
+        return to_uint8(self.generate(self.noise(n, seed), labels))
+
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, label=None) -> np.ndarray:
+        """uint8 images along the great circle between the noise of two seeds (slerp), so every
+        point keeps the norm a standard-normal draw has."""
+        _check_count(steps)
+        start, end = self.noise(1, seed_a)[0], self.noise(1, seed_b)[0]
+        noise = np.stack([_slerp(start, end, t) for t in np.linspace(0.0, 1.0, steps)]).astype(np.float32)
+        return to_uint8(self.generate(noise, None if label is None else [label]))
+
+
+def _slerp(start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
+    cosine = np.dot(start, end) / (np.linalg.norm(start) * np.linalg.norm(end))
+    angle = np.arccos(np.clip(cosine, -1.0, 1.0))
+    if angle < 1e-6:
+        return (1 - t) * start + t * end
+    return (np.sin((1 - t) * angle) * start + np.sin(t * angle) * end) / np.sin(angle)
+
+
+def _check_count(n: int) -> None:
+    if not isinstance(n, (int, np.integer)) or n <= 0:
+        raise SamplerError(f"the number of images must be a positive integer, got {n!r}")
+
+
+def _check_agreement(manifest: dict, backend: Backend) -> None:
+    if manifest.get("latent_dim") != backend.latent_dim:
+        raise ManifestError(
+            f"{MANIFEST_FILE} says latent size {manifest.get('latent_dim')}, but {backend.path} takes {backend.latent_dim}"
+        )
+    if bool(manifest.get("conditional")) != backend.conditional:
+        raise ManifestError(f"{MANIFEST_FILE} and {backend.path} disagree on whether the generator takes labels")
+
+
+def _runtime_available(artifact: str) -> bool:
+    import importlib.util
+
+    module = {"onnx": "onnxruntime", "keras": "tensorflow", "savedmodel": "tensorflow", "h5": "tf_keras"}.get(
+        artifact, "ai_edge_litert"
+    )
+    return importlib.util.find_spec(module) is not None
+
+
+def _backend(artifact: str, path: Path) -> Backend:
+    return BACKENDS["tflite" if artifact.startswith("tflite") else artifact](path)
+
+
+def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
+    """A sampler for an export folder (its manifest picks and checks the file) or one model file."""
+    path = Path(path)
+    if format is not None and format not in ARTIFACT_PATHS:
+        raise SamplerError(f"unknown format {format!r}; choose from {', '.join(ARTIFACT_PATHS)}")
+    if not path.exists():
+        raise SamplerError(f"{path}: no such export folder or model file")
+    if path.is_dir() and (path / MANIFEST_FILE).is_file():
+        return _load_export(path, format)
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file():
+            return Sampler(_backend("savedmodel", path))
+        raise SamplerError(f"{path}: neither an export folder (no {MANIFEST_FILE}) nor a SavedModel")
+    artifact = SUFFIX_FORMATS.get(path.suffix.lower())
+    if artifact is None:
+        raise SamplerError(f"{path}: unknown model format {path.suffix!r}; expected .onnx, .tflite, .keras or .h5")
+    manifest_path = path.parent / MANIFEST_FILE
+    if manifest_path.is_file():
+        manifest = read_manifest(path.parent)
+        for name, record in manifest["artifacts"].items():
+            if record["path"] == path.name:
+                return Sampler(_backend(name, verify_artifact(path.parent, record)), manifest)
+    return Sampler(_backend(artifact, path))
+
+
+def _load_export(folder: Path, format: str | None) -> Sampler:
+    manifest = read_manifest(folder)
+    artifacts = manifest.get("artifacts", {})
+    if format is not None:
+        if format not in artifacts:
+            raise SamplerError(f"{folder} has no {format} artifact; it has {', '.join(artifacts)}")
+        chosen = format
+    else:
+        usable = [name for name in PREFERRED_ARTIFACTS if name in artifacts and _runtime_available(name)]
+        if not usable:
+            raise SamplerError(f"{folder}: no artifact this install can run (has {', '.join(artifacts)})")
+        chosen = usable[0]
+    return Sampler(_backend(chosen, verify_artifact(folder, artifacts[chosen])), manifest)

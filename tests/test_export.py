@@ -1,0 +1,156 @@
+"""Export parity: every variant, every format, the same noise, the same images.
+
+Tolerances, in the [0, 1] output contract: float32 formats within 1e-4 of the Keras generator
+in inference mode; float16 TFLite within 2e-3; dynamic-range int8 TFLite within 3e-2 (the
+largest differences measured on trained generators were about a quarter of these; see README)."""
+import json
+import shutil
+
+import keras
+import numpy as np
+import onnx
+import pytest
+
+from export import exporter
+from inference.backends import BACKENDS
+from inference.manifest import ARTIFACT_PATHS, read_manifest, sha256_file, verify_artifact
+from model.variants import VARIANTS
+
+pytestmark = pytest.mark.slow
+
+TOLERANCES = {"keras": 1e-4, "savedmodel": 1e-4, "tflite": 1e-4, "onnx": 1e-4, "h5": 1e-4,
+              "tflite_float16": 2e-3, "tflite_dynamic": 3e-2}
+ALL_ARTIFACTS = tuple(TOLERANCES)
+
+
+def reference_images(run_dir, variant_name, noise):
+    """The trained generator in inference mode, mapped to [0, 1] by hand."""
+    generator = keras.saving.load_model(run_dir / "generator.keras", safe_mode=True)
+    low, high = VARIANTS[variant_name].output_range
+    return (np.asarray(generator(noise, training=False)) - low) / (high - low)
+
+
+def backend_for(export_dir, artifact):
+    kind = "tflite" if artifact.startswith("tflite") else artifact
+    return BACKENDS[kind](export_dir / ARTIFACT_PATHS[artifact])
+
+
+@pytest.mark.parametrize("artifact", ALL_ARTIFACTS)
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_every_format_matches_keras(exports, name, artifact):
+    run_dir, export_dir = exports[name]
+    noise = np.random.default_rng(11).standard_normal((5, VARIANTS[name].latent_dim)).astype(np.float32)
+    expected = reference_images(run_dir, name, noise)
+    images = backend_for(export_dir, artifact).run(noise)
+    assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
+    assert images.min() >= -1e-6 and images.max() <= 1 + 1e-6
+    assert np.abs(images - expected).max() <= TOLERANCES[artifact]
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_tflite_files_hold_only_builtin_ops(exports, name):
+    _, export_dir = exports[name]
+    for artifact in ("tflite", "tflite_float16", "tflite_dynamic"):
+        ops = exporter.tflite_ops(export_dir / ARTIFACT_PATHS[artifact])
+        assert ops and exporter.non_builtin_tflite_ops(export_dir / ARTIFACT_PATHS[artifact]) == []
+        assert not any(op.startswith("Flex") for op in ops)
+
+
+def test_non_builtin_ops_are_detected(tmp_path):
+    """The checker itself must catch a Select-TF op: convert a graph that needs one."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=[tf.TensorSpec([4], tf.float32)])
+    def needs_flex(x):
+        return tf.strings.to_number(tf.strings.as_string(x))
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([needs_flex.get_concrete_function()])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
+    path = tmp_path / "flex.tflite"
+    path.write_bytes(converter.convert())
+    assert any(op.startswith("Flex") for op in exporter.non_builtin_tflite_ops(path))
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_manifest_describes_the_export(exports, name):
+    _, export_dir = exports[name]
+    manifest = read_manifest(export_dir)
+    variant = VARIANTS[name]
+    assert manifest["variant"] == name and manifest["latent_dim"] == variant.latent_dim
+    assert manifest["inputs"] == [{"name": "noise", "shape": [None, variant.latent_dim], "dtype": "float32"}]
+    assert manifest["outputs"][0]["name"] == "images" and manifest["output_range"] == [0.0, 1.0]
+    assert manifest["generator_output_range"] == list(variant.output_range)
+    assert manifest["training"]["epochs"] == 1 and manifest["training"]["steps"] == 1
+    assert set(manifest["artifacts"]) == set(ALL_ARTIFACTS)
+    for record in manifest["artifacts"].values():
+        verify_artifact(export_dir, record)
+    onnx_record = manifest["artifacts"]["onnx"]
+    assert onnx_record["sha256"] == sha256_file(export_dir / "generator.onnx")
+
+
+def test_onnx_is_valid_with_named_dynamic_batch(exports):
+    _, export_dir = exports["dcgan"]
+    model = onnx.load(export_dir / "generator.onnx")
+    onnx.checker.check_model(model, full_check=True)
+    assert [value.name for value in model.graph.input] == ["noise"]
+    assert [value.name for value in model.graph.output] == ["images"]
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    assert max(opset.version for opset in model.opset_import if opset.domain in ("", "ai.onnx")) >= 17
+
+
+def test_savedmodel_signature_and_keras_safe_mode(exports):
+    import tensorflow as tf
+
+    _, export_dir = exports["fashiongan"]
+    signature = tf.saved_model.load(str(export_dir / "saved_model" / "1")).signatures["serving_default"]
+    assert list(signature.structured_input_signature[1]) == ["noise"]
+    assert list(signature.structured_outputs) == ["images"]
+    model = keras.saving.load_model(export_dir / "generator.keras", safe_mode=True)
+    assert model.output.shape == (None, 28, 28, 1)
+
+
+def test_corrupted_artifact_fails_verification(exports, tmp_path):
+    _, export_dir = exports["dense"]
+    copy = shutil.copytree(export_dir, tmp_path / "copy")
+    with open(copy / "generator.onnx", "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02")
+    record = read_manifest(copy)["artifacts"]["onnx"]
+    with pytest.raises(Exception, match="checksum does not match"):
+        verify_artifact(copy, record)
+
+
+def test_failed_export_leaves_the_previous_one_intact(exports, monkeypatch):
+    run_dir, export_dir = exports["dense"]
+    before = {path.name: sha256_file(path) for path in export_dir.iterdir() if path.is_file()}
+
+    def broken_onnx(*args, **kwargs):
+        raise exporter.ExportError("simulated converter crash")
+
+    monkeypatch.setattr(exporter, "write_onnx", broken_onnx)
+    with pytest.raises(exporter.ExportError, match="simulated"):
+        exporter.export(run_dir, export_dir)
+    after = {path.name: sha256_file(path) for path in export_dir.iterdir() if path.is_file()}
+    assert after == before
+    assert not [p for p in export_dir.parent.iterdir() if p.name.startswith(f".{export_dir.name}")]
+
+
+def test_bad_sources_are_refused(exports, tmp_path):
+    run_dir, _ = exports["dcgan"]
+    with pytest.raises(exporter.ExportError, match="no such run directory"):
+        exporter.export(tmp_path / "missing", tmp_path / "out")
+    text_file = tmp_path / "notes.keras"
+    text_file.write_text("not a model")
+    with pytest.raises(exporter.ExportError, match="not a loadable Keras model"):
+        exporter.export(text_file, tmp_path / "out", variant="dcgan")
+    discriminator = tmp_path / "discriminator.keras"
+    VARIANTS["dcgan"].build_discriminator().save(discriminator)
+    with pytest.raises(exporter.ExportError, match="not a dcgan generator"):
+        exporter.export(discriminator, tmp_path / "out", variant="dcgan")
+    with pytest.raises(exporter.ExportError, match="pass --variant"):
+        shutil.copy(run_dir / "generator.keras", tmp_path / "bare.keras")
+        exporter.export(tmp_path / "bare.keras", tmp_path / "out")
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(exporter.ExportError, match="not a folder"):
+        exporter.export(run_dir, tmp_path / "a-file")
+    assert not (tmp_path / "out").exists()

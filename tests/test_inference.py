@@ -1,0 +1,196 @@
+"""The sampler: parity across formats, seeds, labels, interpolation, and refusals."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inference
+from inference.backends import Backend
+from inference.manifest import ManifestError
+from inference.sampler import Sampler, SamplerError
+
+ROOT = Path(__file__).resolve().parents[1]
+FLOAT32_ARTIFACTS = ("onnx", "tflite", "keras", "savedmodel", "h5")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["dense", "fashiongan", "dcgan"])
+def test_sample_is_the_same_from_every_format(exports, name):
+    _, export_dir = exports[name]
+    reference = inference.load(export_dir, "keras").sample(9, seed=5)
+    assert reference.shape == (9, 28, 28) and reference.dtype == np.uint8
+    for artifact in FLOAT32_ARTIFACTS:
+        images = inference.load(export_dir, artifact).sample(9, seed=5)
+        assert np.abs(images.astype(int) - reference.astype(int)).max() <= 1, artifact
+    for artifact, grey_levels in (("tflite_float16", 1), ("tflite_dynamic", 8)):
+        images = inference.load(export_dir, artifact).sample(9, seed=5)
+        assert np.abs(images.astype(int) - reference.astype(int)).max() <= grey_levels, artifact
+
+
+@pytest.mark.slow
+def test_seeds_folder_and_single_file_loading(exports):
+    _, export_dir = exports["dcgan"]
+    sampler = inference.load(export_dir)
+    assert sampler.format == "onnx"  # TensorFlow-free formats come first
+    first, again, other = sampler.sample(4, seed=1), sampler.sample(4, seed=1), sampler.sample(4, seed=2)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    np.testing.assert_array_equal(inference.load(export_dir / "generator.onnx").sample(4, seed=1), first)
+    tflite = inference.load(export_dir / "generator.tflite")
+    assert np.abs(tflite.sample(4, seed=1).astype(int) - first.astype(int)).max() <= 1
+
+
+@pytest.mark.slow
+def test_model_file_without_manifest_reads_its_signature(exports, tmp_path):
+    _, export_dir = exports["fashiongan"]
+    for name in ("generator.onnx", "generator.tflite"):
+        shutil.copy(export_dir / name, tmp_path / name)
+        sampler = inference.load(tmp_path / name)
+        assert sampler.manifest is None and sampler.latent_dim == 128 and not sampler.conditional
+        assert sampler.sample(2).shape == (2, 28, 28)
+
+
+@pytest.mark.slow
+def test_interpolation_ends_at_the_two_seeds(exports):
+    _, export_dir = exports["dense"]
+    sampler = inference.load(export_dir)
+    path = sampler.interpolate(3, 8, steps=6)
+    assert path.shape == (6, 28, 28)
+    np.testing.assert_array_equal(path[0], sampler.sample(1, seed=3)[0])
+    assert np.abs(path[-1].astype(int) - sampler.sample(1, seed=8)[0].astype(int)).max() <= 1
+    assert not np.array_equal(path[2], path[3])
+
+
+@pytest.mark.slow
+def test_refusals(exports, tmp_path):
+    _, export_dir = exports["dense"]
+    copy = Path(shutil.copytree(export_dir, tmp_path / "copy"))
+    sampler = inference.load(copy)
+    with pytest.raises(SamplerError, match="positive integer"):
+        sampler.sample(0)
+    with pytest.raises(SamplerError, match="unconditional"):
+        sampler.sample(2, labels=["sneaker"])
+    with pytest.raises(SamplerError, match="unknown format"):
+        inference.load(copy, "pt")
+    with pytest.raises(SamplerError, match="no such export folder"):
+        inference.load(tmp_path / "missing")
+    with pytest.raises(SamplerError, match="unknown model format"):
+        inference.load(copy / "manifest.json")
+    # a checksum mismatch is refused, not loaded
+    onnx_file = copy / "generator.onnx"
+    onnx_file.write_bytes(onnx_file.read_bytes()[:-64])
+    with pytest.raises(ManifestError, match="checksum does not match"):
+        inference.load(copy, "onnx")
+    # a truncated file without a manifest fails in its runtime, with a clear error
+    lone = tmp_path / "lone.onnx"
+    lone.write_bytes(onnx_file.read_bytes())
+    with pytest.raises(inference.FashionGANError, match="not a loadable ONNX model"):
+        inference.load(lone)
+    truncated_tflite = tmp_path / "lone.tflite"
+    truncated_tflite.write_bytes((copy / "generator.tflite").read_bytes()[:1000])
+    with pytest.raises(inference.FashionGANError, match="not a loadable TFLite generator"):
+        inference.load(truncated_tflite)
+    # a manifest that disagrees with its model
+    manifest = json.loads((copy / "manifest.json").read_text())
+    manifest["latent_dim"] = 64
+    (copy / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ManifestError, match="latent size 64"):
+        inference.load(copy, "tflite")
+
+
+class FixedBackend(Backend):
+    """A conditional generator whose image is its label, to check label handling alone."""
+
+    format = "test"
+    input_names = ("noise", "label")
+
+    @property
+    def latent_dim(self):
+        return 4
+
+    def run(self, noise, labels=None):
+        return np.broadcast_to((labels / 10.0)[:, None, None, None], (len(noise), 28, 28, 1)).astype(np.float32)
+
+
+def test_labels_by_name_index_and_default_spread():
+    sampler = Sampler(FixedBackend(Path("fixed")), {"latent_dim": 4, "conditional": True,
+                                                     "class_names": ["t-shirt", "trouser", "sneaker"]})
+    assert sampler.labels(5).tolist() == [0, 1, 2, 0, 1]
+    assert sampler.labels(3, ["Sneaker"]).tolist() == [2, 2, 2]
+    assert sampler.labels(2, [1, "t-shirt"]).tolist() == [1, 0]
+    assert sampler.labels(1, ["2"]).tolist() == [2]
+    images = sampler.sample(3, labels=["trouser"])
+    assert (images == round(255 * 0.1)).all()
+    with pytest.raises(SamplerError, match="unknown class name 'hat'; choose from t-shirt, trouser, sneaker"):
+        sampler.labels(1, ["hat"])
+    with pytest.raises(SamplerError, match="label 3 is out of range 0-2"):
+        sampler.labels(1, [3])
+    with pytest.raises(SamplerError, match="2 labels given for 3 images"):
+        sampler.labels(3, [0, 1])
+
+
+def _sample_cli(*args, python=sys.executable, env=None):
+    return subprocess.run([python, "-m", "model.cli", "sample", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+
+
+@pytest.mark.slow
+def test_sample_cli_writes_grid_and_npy_and_refuses_bad_input(exports, tmp_path):
+    from PIL import Image
+
+    _, export_dir = exports["dcgan"]
+    result = _sample_cli(str(export_dir), "--n", "6", "--nrow", "3", "--seed", "4",
+                         "--out", str(tmp_path / "grid.png"), "--npy", str(tmp_path / "images.npy"))
+    assert result.returncode == 0, result.stderr
+    images = np.load(tmp_path / "images.npy")
+    np.testing.assert_array_equal(images, inference.load(export_dir).sample(6, seed=4))
+    assert Image.open(tmp_path / "grid.png").size == ((3 * 30 + 2) * 2, (2 * 30 + 2) * 2)
+    for args, message in (
+        (["--n", "0"], "--n: must be a positive integer"),
+        (["--label", "sneaker"], "unconditional generator"),
+        (["--format", "pt"], "unknown format 'pt'"),
+    ):
+        failed = _sample_cli(str(export_dir), *args, "--out", str(tmp_path / "x.png"))
+        assert failed.returncode == 2 and "Traceback" not in failed.stderr
+        assert message in failed.stderr.strip().splitlines()[-1]
+    missing = _sample_cli(str(tmp_path / "nothing"), "--out", str(tmp_path / "x.png"))
+    assert missing.returncode == 2 and "no such export folder" in missing.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.slow
+def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_path):
+    """A fresh virtual environment with only the base package: no TensorFlow anywhere."""
+    _, export_dir = exports["dcgan"]
+    environment = tmp_path / "base-venv"
+    venv.create(environment, with_pip=True)
+    python = str(environment / "bin" / "python")
+    install = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+                             capture_output=True, text=True, timeout=900)
+    assert install.returncode == 0, install.stderr[-2000:]
+    no_tf = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"],
+                           capture_output=True, text=True)
+    assert no_tf.stdout.strip() == "None"
+    fashiongan = str(environment / "bin" / "fashiongan")
+    for artifact in ("onnx", "tflite"):
+        npy = tmp_path / f"{artifact}.npy"
+        result = subprocess.run(
+            [fashiongan, "sample", str(export_dir), "--format", artifact, "--n", "4", "--seed", "2",
+             "--out", str(tmp_path / f"{artifact}.png"), "--npy", str(npy)],
+            capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        expected = inference.load(export_dir, "keras").sample(4, seed=2)
+        assert np.abs(np.load(npy).astype(int) - expected.astype(int)).max() <= 1
+    check = subprocess.run(
+        [python, "-c", "import sys, inference; inference.load(sys.argv[1]).sample(2); "
+                       "print('tensorflow' in sys.modules)", str(export_dir)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )
+    assert check.returncode == 0 and check.stdout.strip() == "False", check.stderr
