@@ -31,8 +31,8 @@ def main() -> None:
     from inference.manifest import ARTIFACT_PATHS, read_manifest
     from model.variants import get_variant
 
-    print(f"| variant | artifact | size (bytes) | max abs diff vs Keras |")
-    print(f"| --- | --- | ---: | ---: |")
+    print("| variant | artifact | size (bytes) | max abs diff vs Keras | mean abs diff |")
+    print("| --- | --- | ---: | ---: | ---: |")
     timings = []
     for run in args.runs:
         started = time.perf_counter()
@@ -47,7 +47,8 @@ def main() -> None:
         for artifact, record in manifest["artifacts"].items():
             backend = BACKENDS["tflite" if artifact.startswith("tflite") else artifact]
             images = backend(export_dir / ARTIFACT_PATHS[artifact]).run(noise)
-            print(f"| {variant.name} | {artifact} | {record['bytes']:,} | {np.abs(images - expected).max():.2e} |")
+            difference = np.abs(images - expected)
+            print(f"| {variant.name} | {artifact} | {record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e} |")
     print()
     for run, seconds in timings:
         print(f"export of {run}: {seconds:.1f} s (keras, savedmodel, 3 tflite, onnx, h5)")

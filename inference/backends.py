@@ -83,10 +83,12 @@ class TFLiteBackend(Backend):
 
     def __init__(self, path: Path, num_threads: int | None = None):
         super().__init__(path)
+        import os
+
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads)
+            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
             self.runner = self.interpreter.get_signature_runner("serving_default")
         except Exception as error:  # LiteRT raises ValueError/RuntimeError for bad files
             raise BackendError(f"{path}: not a loadable TFLite generator ({_short(error)})") from None

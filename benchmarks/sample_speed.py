@@ -1,0 +1,103 @@
+"""Sampling speed of every exported format against the tutorials' Keras path, model.predict.
+
+    python benchmarks/sample_speed.py EXPORT_DIR [EXPORT_DIR ...] [--calls 200] [--no-install-size]
+
+For each export folder and format it prints the batch-1 latency (median over --calls calls),
+the throughput at batch 256, and the speed-up over `model.predict` on the same .keras
+generator. Then the cold start of `fashiongan sample` in a fresh process for ONNX, TFLite and
+the TensorFlow path (.keras), and the size of a base install (no extras) in a fresh venv.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import venv
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def median_seconds(function, calls: int) -> float:
+    function()  # warm-up
+    timings = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        function()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def throughput(function, batch: int, repeats: int = 3) -> float:
+    function()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return batch * repeats / (time.perf_counter() - started)
+
+
+def cold_start(command: list[str], runs: int = 3) -> float:
+    timings = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, cwd=ROOT)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def site_packages_megabytes(environment: Path) -> float:
+    site = next(environment.glob("lib/python*/site-packages"))
+    return sum(f.stat().st_size for f in site.rglob("*") if f.is_file()) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("exports", nargs="+", type=Path)
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--no-install-size", action="store_true")
+    args = parser.parse_args()
+
+    import keras
+    import numpy as np
+
+    import inference
+
+    print(f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    print("| variant | format | batch-1 latency (ms) | x faster than predict | images/s at batch 256 | x predict |")
+    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    for export_dir in args.exports:
+        manifest = inference.manifest.read_manifest(export_dir)
+        model = keras.saving.load_model(export_dir / "generator.keras", safe_mode=True)
+        rng = np.random.default_rng(0)
+        one = rng.standard_normal((1, manifest["latent_dim"])).astype(np.float32)
+        many = rng.standard_normal((256, manifest["latent_dim"])).astype(np.float32)
+        predict_latency = median_seconds(lambda: model.predict(one, verbose=0), max(20, args.calls // 10))
+        predict_rate = throughput(lambda: model.predict(many, verbose=0), 256)
+        print(f"| {manifest['variant']} | keras `predict` (baseline) | {predict_latency * 1e3:.2f} | 1.0 | {predict_rate:,.0f} | 1.0 |")
+        for artifact in manifest["artifacts"]:
+            sampler = inference.load(export_dir, artifact)
+            latency = median_seconds(lambda: sampler.generate(one), args.calls)
+            rate = throughput(lambda: sampler.generate(many), 256)
+            print(f"| {manifest['variant']} | {artifact} | {latency * 1e3:.2f} | {predict_latency / latency:.1f} "
+                  f"| {rate:,.0f} | {rate / predict_rate:.1f} |")
+    print()
+    fashiongan = [sys.executable, "-m", "model.cli", "sample", str(args.exports[0]), "--n", "16"]
+    with tempfile.TemporaryDirectory() as scratch:
+        for artifact in ("onnx", "tflite", "keras"):
+            seconds = cold_start(fashiongan + ["--format", artifact, "--out", f"{scratch}/{artifact}.png"])
+            print(f"cold start, fashiongan sample --format {artifact} (fresh process to PNG written): {seconds:.2f} s")
+        if not args.no_install_size:
+            environment = Path(scratch) / "base"
+            venv.create(environment, with_pip=True)
+            subprocess.run([environment / "bin" / "python", "-m", "pip", "install", "-q", str(ROOT)], check=True)
+            print(f"base install (no extras), site-packages: {site_packages_megabytes(environment):.0f} MB "
+                  f"(pip and setuptools included)")
+
+
+if __name__ == "__main__":
+    main()
