@@ -376,15 +376,15 @@ def make_train_dataset(
     seed: int,
     initial_epoch: int = 0,
     with_labels: bool = False,
+    indices_only: bool = False,
 ):
     """Batches for epochs `initial_epoch`, `initial_epoch + 1`, ... from the split held in memory
     once as uint8. Each epoch's order is a permutation drawn from (seed, epoch) alone and holds
     exactly `steps_per_epoch` batches, so a resumed run sees the same batches as an
-    uninterrupted one."""
+    uninterrupted one. With `indices_only`, batches are int32 indices into the split, for a
+    train step that gathers from a copy of the images kept on the training device."""
     import tensorflow as tf
 
-    images = tf.constant(split.images)
-    labels = tf.constant(split.labels.astype("int32"))
     count = len(split.images)
 
     def epoch_order(epoch):
@@ -395,13 +395,16 @@ def make_train_dataset(
             .take(steps_per_epoch)
         )
 
-    def gather(indices):
-        batch = scale_images(tf.gather(images, indices), value_range)
-        return (batch, tf.gather(labels, indices)) if with_labels else batch
+    batches = tf.data.Dataset.range(initial_epoch, 2**31 - 1).flat_map(epoch_order)
+    if not indices_only:
+        images = tf.constant(split.images)
+        labels = tf.constant(split.labels.astype("int32"))
 
-    return (
-        tf.data.Dataset.range(initial_epoch, 2**31 - 1)
-        .flat_map(epoch_order)
-        .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
+        def gather(indices):
+            batch = scale_images(tf.gather(images, indices), value_range)
+            return (batch, tf.gather(labels, indices)) if with_labels else batch
+
+        batches = batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return batches.prefetch(tf.data.AUTOTUNE).with_options(options)

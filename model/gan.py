@@ -10,8 +10,15 @@ from model.losses import LOSSES
 class GAN(keras.Model):
     """Trains `generator` against `discriminator`; only the generator is exported.
 
-    Randomness (noise, label noise) is drawn statelessly from (seed, step), so training is
-    reproducible and a resumed run continues the same random stream."""
+    Each step draws one batch of noise and runs the generator once: the discriminator is
+    updated on real and generated images, then the generator is updated against the updated
+    discriminator on the same generated images (as PyTorch's DCGAN example does).
+
+    Randomness (noise, label noise) is drawn statelessly from (seed, step, replica), so training
+    is reproducible, a resumed run continues the same random stream, and replicas differ.
+
+    A batch is either float images, or int32 indices into `images` (uint8 N×28×28, kept on the
+    training device and scaled there to `value_range`)."""
 
     def __init__(
         self,
@@ -21,6 +28,8 @@ class GAN(keras.Model):
         loss: str = "bce",
         label_noise: float = 0.0,
         seed: int = 0,
+        images=None,
+        value_range: tuple[float, float] = (-1.0, 1.0),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -31,6 +40,8 @@ class GAN(keras.Model):
         self.d_loss_fn, self.g_loss_fn = LOSSES[loss]
         self.label_noise = label_noise
         self.seed = seed
+        self._images = images
+        self.value_range = value_range
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -53,28 +64,43 @@ class GAN(keras.Model):
 
     def _step_seed(self, stream: int) -> tf.Tensor:
         step = tf.cast(self.g_optimizer.iterations, tf.int64)
-        return tf.stack([tf.constant(self.seed, tf.int64) * 4 + stream, step])
+        seed = tf.stack([tf.constant(self.seed, tf.int64) * 4 + stream, step])
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
+        return seed
 
-    def _noise(self, batch_size, stream: int) -> tf.Tensor:
-        return tf.random.stateless_normal((batch_size, self.latent_dim), seed=self._step_seed(stream))
+    def _real_images(self, batch) -> tf.Tensor:
+        if batch.dtype.is_integer:
+            low, high = self.value_range
+            pixels = tf.gather(self._images, batch)
+            return tf.cast(pixels, tf.float32)[..., None] * ((high - low) / 255.0) + low
+        return batch
 
     def train_step(self, data):
-        real_images, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        real_images = self._real_images(batch)
         batch_size = tf.shape(real_images)[0]
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        noise = tf.random.stateless_normal((batch_size, self.latent_dim), seed=self._step_seed(0))
 
-        fake_images = self.generator(self._noise(batch_size, 0), training=True)
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real_images, training=True)
-            fake_logits = self.discriminator(fake_images, training=True)
-            d_loss = self.d_loss_fn(real_logits, fake_logits, self.label_noise, self._step_seed(2))
-        d_grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
-        self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
+        generator_variables = self.generator.trainable_variables
+        with tf.GradientTape(watch_accessed_variables=False) as g_tape:
+            g_tape.watch([variable.value for variable in generator_variables])
+            fake_images = self.generator(noise, training=True)
+            with tf.GradientTape() as d_tape:
+                real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
+                fake_logits = tf.cast(self.discriminator(tf.stop_gradient(fake_images), training=True), tf.float32)
+                d_loss = self.d_loss_fn(real_logits, fake_logits, self.label_noise, self._step_seed(2))
+                scaled_d_loss = self.d_optimizer.scale_loss(d_loss / replicas)
+            d_grads = d_tape.gradient(scaled_d_loss, self.discriminator.trainable_variables)
+            self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
 
-        with tf.GradientTape() as tape:
-            fake_images = self.generator(self._noise(batch_size, 1), training=True)
-            g_loss = self.g_loss_fn(self.discriminator(fake_images, training=True))
-        g_grads = tape.gradient(g_loss, self.generator.trainable_variables)
-        self.g_optimizer.apply(g_grads, self.generator.trainable_variables)
+            g_logits = tf.cast(self.discriminator(fake_images, training=True), tf.float32)
+            g_loss = self.g_loss_fn(g_logits)
+            scaled_g_loss = self.g_optimizer.scale_loss(g_loss / replicas)
+        g_grads = g_tape.gradient(scaled_g_loss, generator_variables)
+        self.g_optimizer.apply(g_grads, generator_variables)
 
         self.d_loss_tracker.update_state(d_loss)
         self.g_loss_tracker.update_state(g_loss)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import os
 import shutil
 import time
@@ -27,7 +28,9 @@ GENERATOR_FILE = "generator.keras"
 CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 KEEP_CHECKPOINTS = 2
-RESUMABLE_CHANGES = ("epochs", "max_steps", "out", "data_dir")  # what --resume may change
+# what --resume may change: the targets, the data's place and how (not what) to compute
+RESUMABLE_CHANGES = ("epochs", "max_steps", "out", "data_dir", "strategy", "xla",
+                     "steps_per_execution", "mixed_precision", "device_data")
 
 
 class TrainingError(FashionGANError):
@@ -51,20 +54,27 @@ class TrainConfig:
     d_learning_rate: float | None = None
     beta_1: float | None = None
     grid_size: int = 4
+    strategy: str = "auto"
+    xla: str = "auto"
+    steps_per_execution: int | None = None
+    mixed_precision: str = "auto"
+    device_data: str = "auto"
 
     def resolved(self) -> "TrainConfig":
         """A copy with the variant's defaults filled in and every number checked."""
         variant = get_variant(self.variant)
         data.get_dataset_info(self.dataset)
+        batch_size = self.batch_size or variant.batch_size
+        scale = large_batch_lr_scale(batch_size, variant.batch_size)
         config = dataclasses.replace(
             self,
-            batch_size=self.batch_size or variant.batch_size,
-            g_learning_rate=self.g_learning_rate or variant.g_learning_rate,
-            d_learning_rate=self.d_learning_rate or variant.d_learning_rate,
+            batch_size=batch_size,
+            g_learning_rate=self.g_learning_rate or variant.g_learning_rate * scale,
+            d_learning_rate=self.d_learning_rate or variant.d_learning_rate * scale,
             beta_1=variant.beta_1 if self.beta_1 is None else self.beta_1,
         )
         for name in ("epochs", "batch_size", "steps_per_epoch", "max_steps", "grid_size",
-                     "g_learning_rate", "d_learning_rate"):
+                     "g_learning_rate", "d_learning_rate", "steps_per_execution"):
             value = getattr(config, name)
             if value is not None and not value > 0:
                 raise FashionGANError(f"{name} must be positive, got {value}")
@@ -81,6 +91,12 @@ class TrainConfig:
             return cls(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError) as error:
             raise FashionGANError(f"{path}: not a fashiongan run config ({error})") from None
+
+
+def large_batch_lr_scale(batch_size: int, reference_batch_size: int) -> float:
+    """The learning-rate rule for large batches: above the recipe's batch size, Adam's learning
+    rate grows with the square root of the batch ratio (applied only to rates not given)."""
+    return math.sqrt(batch_size / reference_batch_size) if batch_size > reference_batch_size else 1.0
 
 
 # --- checkpoints ---------------------------------------------------------------------------------
@@ -230,28 +246,59 @@ def _finite(logs) -> bool:
 # --- training ------------------------------------------------------------------------------------
 
 
-def build_gan(config: TrainConfig):
-    """Build the variant's networks and the compiled GAN around them (weights seeded by config.seed)."""
+def build_gan(config: TrainConfig, runtime=None, images=None):
+    """Build the variant's networks and the compiled GAN around them (weights seeded by
+    config.seed), inside the runtime's strategy scope. With `images` (uint8 N×28×28), batches
+    are indices into them."""
     import keras
+    import tensorflow as tf
 
     from model.gan import GAN
 
     variant = get_variant(config.variant)
     keras.utils.set_random_seed(config.seed)
-    gan = GAN(
-        generator=variant.build_generator(variant.latent_dim),
-        discriminator=variant.build_discriminator(),
-        latent_dim=variant.latent_dim,
-        loss=variant.loss,
-        label_noise=variant.label_noise,
-        seed=config.seed,
-    )
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1),
-        g_optimizer=keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1),
-    )
-    gan.build_optimizers()
+    policy = runtime.mixed_precision if runtime and runtime.mixed_precision else "float32"
+    strategy = runtime.strategy if runtime else tf.distribute.get_strategy()
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        with strategy.scope():
+            d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
+            g_optimizer = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1)
+            if policy == "mixed_float16":
+                d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
+                g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+            device_images = None if images is None else tf.Variable(images, trainable=False, name="train_images")
+            gan = GAN(
+                generator=variant.build_generator(variant.latent_dim),
+                discriminator=variant.build_discriminator(),
+                latent_dim=variant.latent_dim,
+                loss=variant.loss,
+                label_noise=variant.label_noise,
+                seed=config.seed,
+                images=device_images,
+                value_range=variant.output_range,
+            )
+            gan.compile(
+                d_optimizer=d_optimizer,
+                g_optimizer=g_optimizer,
+                jit_compile=runtime.jit_compile if runtime else False,
+                steps_per_execution=runtime.steps_per_execution if runtime else 1,
+            )
+            gan.build_optimizers()
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
     return gan
+
+
+def float32_generator(gan, variant_name: str):
+    """The generator as float32 layers (a mixed-precision generator is rebuilt, weights copied)."""
+    if gan.generator.dtype_policy.name == "float32":
+        return gan.generator
+    variant = get_variant(variant_name)
+    generator = variant.build_generator(variant.latent_dim)
+    generator.set_weights(gan.generator.get_weights())
+    return generator
 
 
 def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
@@ -279,9 +326,17 @@ def train(
     config: TrainConfig, resume: bool = False, verbose: int | str = "auto", extra_callbacks: list | None = None
 ) -> Path:
     """Train (or resume) a run and write its final generator; returns the run directory.
-    `extra_callbacks` are Keras callbacks, run after the project's own."""
+    `extra_callbacks` are Keras callbacks, run after the project's own. Under
+    MultiWorkerMirroredStrategy the chief writes the run directory and each other worker its
+    own copy in <out>/.worker-N."""
+    from model.runtime import resolve_runtime
+
     config = config.resolved()
+    runtime = resolve_runtime(config.strategy, config.xla, config.steps_per_execution,
+                              config.mixed_precision, config.device_data)
     run_dir = _check_run_dir(config, resume)
+    if not runtime.is_chief:
+        run_dir = run_dir / f".worker-{runtime.worker_index}"
     variant = get_variant(config.variant)
     split = data.load_dataset(config.dataset, "train", config.data_dir)
     batches_per_epoch = len(split.images) // config.batch_size
@@ -289,13 +344,16 @@ def train(
         raise FashionGANError(
             f"batch size {config.batch_size} is larger than the {len(split.images)} training images"
         )
+    if config.batch_size % runtime.replicas:
+        raise FashionGANError(f"batch size {config.batch_size} does not split evenly over {runtime.replicas} replicas")
     steps_per_epoch = min(batches_per_epoch, config.steps_per_epoch or batches_per_epoch)
     run_dir.mkdir(parents=True, exist_ok=True)
     config.save(run_dir / CONFIG_FILE)
+    print(f"training {config.variant} on {config.dataset}: {runtime.describe()}")
 
     import keras
 
-    gan = build_gan(config)
+    gan = build_gan(config, runtime, split.images if runtime.device_data else None)
     initial_epoch = 0
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
@@ -321,7 +379,8 @@ def train(
 
     if initial_epoch < config.epochs:
         dataset = data.make_train_dataset(
-            split, config.batch_size, variant.output_range, steps_per_epoch, config.seed, initial_epoch
+            split, config.batch_size, variant.output_range, steps_per_epoch, config.seed, initial_epoch,
+            indices_only=runtime.device_data,
         )
         gan.fit(
             dataset,
@@ -337,7 +396,7 @@ def train(
         kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so no checkpoint was kept"
         raise TrainingError(f"training stopped: {nan_guard.failure}; {kept}")
 
-    save_generator(gan.generator, run_dir / GENERATOR_FILE)
+    save_generator(float32_generator(gan, config.variant), run_dir / GENERATOR_FILE)
     if grids.last_path:
         print(f"sample grids: {run_dir / SAMPLES_DIR}/ (last: {grids.last_path})")
     print(f"generator: {run_dir / GENERATOR_FILE}")

@@ -1,0 +1,126 @@
+"""Where and how training runs: the tf.distribute strategy and the speed settings that suit the
+device found (XLA, steps per execution, mixed precision, data on the device).
+
+"auto" settings resolve per device: on a GPU, XLA, 32 steps per execution, mixed precision
+(bfloat16 from compute capability 8.0, else float16 with loss scaling) and the dataset on the
+device; on CPU, bfloat16 mixed precision where the processor has bfloat16 instructions
+(AVX512_BF16 or AMX, which oneDNN uses) and the dataset in memory, without XLA (slower there).
+Every one can be set or switched off.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+
+from inference.errors import FashionGANError
+
+STRATEGIES = ("auto", "one", "mirrored", "multiworker")
+SWITCHES = ("auto", "on", "off")
+MIXED_PRECISION = ("auto", "off", "bfloat16", "float16")
+GPU_STEPS_PER_EXECUTION = 32
+
+
+@dataclass
+class Runtime:
+    strategy: object  # tf.distribute.Strategy
+    strategy_name: str
+    device: str  # "GPU" or "CPU"
+    jit_compile: bool
+    steps_per_execution: int
+    mixed_precision: str | None  # a Keras dtype policy name, or None for float32
+    device_data: bool
+    worker_index: int = 0
+
+    @property
+    def is_chief(self) -> bool:
+        return self.worker_index == 0
+
+    @property
+    def replicas(self) -> int:
+        return self.strategy.num_replicas_in_sync
+
+    def describe(self) -> str:
+        return (
+            f"device {self.device}, strategy {self.strategy_name} ({self.replicas} replica(s)), "
+            f"XLA {'on' if self.jit_compile else 'off'}, {self.steps_per_execution} step(s) per execution, "
+            f"mixed precision {self.mixed_precision or 'off'}, data {'on the device' if self.device_data else 'through tf.data'}"
+        )
+
+
+def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
+    if value not in allowed:
+        raise FashionGANError(f"{name}: unknown {value!r}; choose from {', '.join(allowed)}")
+    return value
+
+
+def make_strategy(name: str):
+    """The tf.distribute strategy for `name`; call it before any other TensorFlow work, as
+    MultiWorkerMirroredStrategy must be created at program start."""
+    import tensorflow as tf
+
+    _choice(name, STRATEGIES, "--strategy")
+    if name == "auto":
+        if os.environ.get("TF_CONFIG"):
+            name = "multiworker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "one"
+    if name == "multiworker":
+        if not os.environ.get("TF_CONFIG"):
+            raise FashionGANError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's task)")
+        return tf.distribute.MultiWorkerMirroredStrategy(), name
+    if name == "mirrored":
+        gpus = tf.config.list_logical_devices("GPU")
+        devices = [device.name for device in (gpus or tf.config.list_logical_devices("CPU"))]
+        return tf.distribute.MirroredStrategy(devices=devices), name
+    return tf.distribute.get_strategy(), name
+
+
+def resolve_runtime(
+    strategy: str = "auto",
+    xla: str = "auto",
+    steps_per_execution: int | None = None,
+    mixed_precision: str = "auto",
+    device_data: str = "auto",
+) -> Runtime:
+    import tensorflow as tf
+
+    _choice(xla, SWITCHES, "--xla")
+    _choice(device_data, SWITCHES, "--device-data")
+    _choice(mixed_precision, MIXED_PRECISION, "--mixed-precision")
+    distribution, strategy_name = make_strategy(strategy)
+    gpus = tf.config.list_physical_devices("GPU")
+    on_gpu = bool(gpus)
+    if mixed_precision == "auto":
+        mixed_precision = _gpu_mixed_precision(gpus) if on_gpu else ("bfloat16" if cpu_has_bfloat16() else "off")
+    worker_index = 0
+    if strategy_name == "multiworker":
+        worker_index = int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
+    return Runtime(
+        strategy=distribution,
+        strategy_name=strategy_name,
+        device="GPU" if on_gpu else "CPU",
+        jit_compile=on_gpu if xla == "auto" else xla == "on",
+        steps_per_execution=steps_per_execution or (GPU_STEPS_PER_EXECUTION if on_gpu else 1),
+        mixed_precision=None if mixed_precision == "off" else f"mixed_{mixed_precision}",
+        device_data=device_data != "off",
+        worker_index=worker_index,
+    )
+
+
+def _gpu_mixed_precision(gpus) -> str:
+    import tensorflow as tf
+
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+    return "bfloat16" if tuple(capability) >= (8, 0) else "float16"
+
+
+def cpu_has_bfloat16() -> bool:
+    """Whether this x86 processor has native bfloat16 arithmetic (Linux's /proc/cpuinfo flags)."""
+    try:
+        flags = open("/proc/cpuinfo").read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
