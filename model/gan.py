@@ -106,4 +106,9 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_loss)
         self.d_real_tracker.update_state(tf.sigmoid(real_logits))
         self.d_fake_tracker.update_state(tf.sigmoid(fake_logits))
-        return {metric.name: metric.result() for metric in self.metrics}
+        results = {metric.name: metric.result() for metric in self.metrics}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3 reduces multi-worker logs along axis 0, which a scalar lacks
+            # (tensorflow/tensorflow#72388); a length-1 vector reduces to the same mean.
+            results = {name: tf.reshape(value, [1]) for name, value in results.items()}
+        return results

@@ -5,6 +5,7 @@ epoch), checkpoints/ (everything needed to resume) and the final generator.keras
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import json
@@ -261,6 +262,13 @@ def build_gan(config: TrainConfig, runtime=None, images=None):
     strategy = runtime.strategy if runtime else tf.distribute.get_strategy()
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
+    device_images = None
+    if images is not None:
+        # A mirrored copy per device; under MultiWorkerMirroredStrategy a local copy per worker,
+        # as collectives cannot broadcast uint8 and every worker holds the data already.
+        local = runtime is not None and runtime.strategy_name == "multiworker"
+        with contextlib.nullcontext() if local else strategy.scope():
+            device_images = tf.Variable(images, trainable=False, name="train_images")
     try:
         with strategy.scope():
             d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
@@ -268,7 +276,6 @@ def build_gan(config: TrainConfig, runtime=None, images=None):
             if policy == "mixed_float16":
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
-            device_images = None if images is None else tf.Variable(images, trainable=False, name="train_images")
             gan = GAN(
                 generator=variant.build_generator(variant.latent_dim),
                 discriminator=variant.build_discriminator(),

@@ -63,14 +63,17 @@ def fashiongan_discriminator() -> keras.Model:
 
 
 def dcgan_generator(latent_dim: int) -> keras.Model:
+    # BatchNorm is synchronized: under tf.distribute it normalizes with the global batch's
+    # statistics, so every replica and worker keeps the same moving averages; on one device it
+    # is the plain layer.
     noise = keras.Input((latent_dim,), name="noise")
     x = layers.Dense(7 * 7 * 256, use_bias=False)(noise)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(synchronized=True)(x)
     x = layers.LeakyReLU()(x)
     x = layers.Reshape((7, 7, 256))(x)
     for filters, strides in ((128, 1), (64, 2)):
         x = layers.Conv2DTranspose(filters, 5, strides=strides, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(synchronized=True)(x)
         x = layers.LeakyReLU()(x)
     images = layers.Conv2DTranspose(
         1, 5, strides=2, padding="same", use_bias=False, activation="tanh", name="raw_images"
