@@ -200,12 +200,63 @@ def add_sample_parser(commands) -> None:
     parser.set_defaults(handler=run_sample)
 
 
+def run_train_classifier(args) -> int:
+    from model.classifier import ACCURACY_BARS, read_classifier_info, train_classifier
+
+    folder = train_classifier(args.dataset, args.out, epochs=args.epochs, seed=args.seed, data_dir=args.data_dir,
+                              verbose=0 if args.quiet else (1 if sys.stdout.isatty() else 2))
+    accuracy = read_classifier_info(folder)["test_accuracy"]
+    print(f"{args.dataset} classifier: test accuracy {accuracy:.4f} (bar {ACCURACY_BARS[args.dataset]}) -> {folder}")
+    return 0
+
+
+def run_evaluate(args) -> int:
+    from model.evaluate import evaluate, format_table, write_json
+
+    result = evaluate(args.model, args.dataset, n=args.n, classifier=args.classifier, seed=args.seed,
+                      data_dir=args.data_dir, format=args.format)
+    print(format_table(result))
+    if args.out:
+        print(f"written: {write_json(result, Path(args.out))}")
+    return 0
+
+
+def add_quality_parsers(commands) -> None:
+    classifier = commands.add_parser(
+        "train-classifier", help="train the domain classifier the evaluator measures with",
+        description="Train a small CNN on a dataset's train split and store it as the next version "
+        "under pretrained/classifiers/<dataset>/ (or --out), with its test accuracy.")
+    classifier.add_argument("--dataset", choices=DATASET_NAMES, default="fashion_mnist")
+    classifier.add_argument("--out", help="artifact root (default: pretrained/classifiers)")
+    classifier.add_argument("--epochs", type=positive_int, default=12)
+    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--data-dir")
+    classifier.add_argument("--quiet", action="store_true")
+    classifier.set_defaults(handler=run_train_classifier)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="measure sample quality of a model or export against real data",
+        description="Fréchet distance, classifier score, k-NN precision and recall and class coverage "
+        "in the domain classifier's feature space, beside the real-data floor (train split against "
+        "test split). Takes any exported format through the inference package.")
+    evaluate.add_argument("model", help="export folder or model file")
+    evaluate.add_argument("--dataset", choices=DATASET_NAMES, default="fashion_mnist")
+    evaluate.add_argument("--n", type=positive_int, default=10000, help="images per side (default: 10000)")
+    evaluate.add_argument("--out", help="write the figures as JSON here")
+    evaluate.add_argument("--classifier", help="classifier artifact folder (default: the newest version found)")
+    evaluate.add_argument("--format", help="artifact of an export folder to evaluate")
+    evaluate.add_argument("--seed", type=int, default=0)
+    evaluate.add_argument("--data-dir")
+    evaluate.set_defaults(handler=run_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="fashiongan", description="Train, export and sample small GANs.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     add_train_parser(commands)
     add_export_parser(commands)
     add_sample_parser(commands)
+    add_quality_parsers(commands)
     commands.add_parser("variants", help="list the GAN variants").set_defaults(handler=run_variants)
     data_parser = commands.add_parser(
         "data",

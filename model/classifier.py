@@ -1,0 +1,148 @@
+"""The domain classifier behind the evaluator's features (as TF-GAN scores MNIST GANs with a
+frozen MNIST classifier): a small CNN per dataset, trained on the train split only, stored as a
+versioned artifact `<root>/<dataset>/v<N>/` holding classifier.keras and classifier.json.
+
+Its input is the export contract: float32 N×28×28×1 in [0, 1]."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from inference.errors import FashionGANError
+from model import data
+
+CLASSIFIER_FILE = "classifier.keras"
+CLASSIFIER_INFO = "classifier.json"
+FEATURE_LAYER = "features"
+CLASSIFIER_DIR_ENV = "FASHIONGAN_CLASSIFIER_DIR"
+PACKAGED_ROOT = Path(__file__).resolve().parents[1] / "pretrained" / "classifiers"
+ACCURACY_BARS = {"fashion_mnist": 0.92, "mnist": 0.99}
+
+
+def build_classifier(num_classes: int = 10):
+    import keras
+    from keras import layers
+
+    images = keras.Input((28, 28, 1), name="images")
+    x = images
+    for filters in (32, 64):
+        for _ in range(2):
+            x = layers.Conv2D(filters, 3, padding="same", use_bias=False)(x)
+            x = layers.BatchNormalization()(x)
+            x = layers.ReLU()(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    features = layers.Dense(128, activation="relu", name=FEATURE_LAYER)(x)
+    x = layers.Dropout(0.4)(features)
+    logits = layers.Dense(num_classes, name="logits")(x)
+    return keras.Model(images, logits, name="classifier")
+
+
+def unit_images(split: data.Split) -> np.ndarray:
+    return (split.images.astype(np.float32) / 255.0)[..., None]
+
+
+def train_classifier(
+    dataset: str, root: str | os.PathLike | None = None, epochs: int = 12, batch_size: int = 128,
+    seed: int = 0, data_dir: str | None = None, verbose: int | str = "auto",
+) -> Path:
+    """Train on the train split, measure on the test split, and write the next version."""
+    import keras
+
+    info = data.get_dataset_info(dataset)
+    train_split = data.load_dataset(dataset, "train", data_dir)
+    test_split = data.load_dataset(dataset, "test", data_dir)
+    keras.utils.set_random_seed(seed)
+    model = build_classifier(info.num_classes)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 1e-3 * 0.85**epoch)
+    model.fit(unit_images(train_split), train_split.labels, epochs=epochs, batch_size=batch_size,
+              callbacks=[schedule], verbose=verbose)
+    _, accuracy = model.evaluate(unit_images(test_split), test_split.labels, verbose=0)
+    folder = _next_version(Path(root or PACKAGED_ROOT) / dataset)
+    temporary = folder.with_name(f".{folder.name}.tmp")
+    temporary.mkdir(parents=True, exist_ok=True)
+    save_for_inference(model, temporary / CLASSIFIER_FILE)
+    info_record = {
+        "dataset": dataset, "version": int(folder.name[1:]), "test_accuracy": float(accuracy),
+        "trained_on": "train split", "train_images": len(train_split.images), "epochs": epochs,
+        "batch_size": batch_size, "seed": seed, "feature_layer": FEATURE_LAYER,
+        "feature_dim": int(model.get_layer(FEATURE_LAYER).output.shape[-1]),
+        "input": "float32 Nx28x28x1 in [0, 1]",
+    }
+    (temporary / CLASSIFIER_INFO).write_text(json.dumps(info_record, indent=2))
+    os.replace(temporary, folder)
+    return folder
+
+
+def save_for_inference(model, path: Path) -> None:
+    """Save the weights in an uncompiled copy: the optimizer state is of no use to the evaluator."""
+    import keras
+
+    copy = keras.Model.from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    copy.save(path)
+
+
+def _versions(dataset_root: Path) -> list[Path]:
+    found = [p for p in dataset_root.glob("v*") if p.is_dir() and p.name[1:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[1:]))
+
+
+def _next_version(dataset_root: Path) -> Path:
+    versions = _versions(dataset_root)
+    return dataset_root / f"v{int(versions[-1].name[1:]) + 1 if versions else 1}"
+
+
+def find_classifier(dataset: str, path: str | os.PathLike | None = None) -> Path:
+    """An explicit artifact folder, else the newest version under $FASHIONGAN_CLASSIFIER_DIR,
+    then under the repository's pretrained/classifiers."""
+    if path is not None:
+        folder = Path(path)
+        if not (folder / CLASSIFIER_INFO).is_file():
+            raise FashionGANError(f"--classifier {folder}: no {CLASSIFIER_INFO} in it")
+        return folder
+    roots = [Path(os.environ[CLASSIFIER_DIR_ENV])] if os.environ.get(CLASSIFIER_DIR_ENV) else []
+    for root in roots + [PACKAGED_ROOT]:
+        versions = _versions(root / dataset)
+        if versions:
+            return versions[-1]
+    raise FashionGANError(
+        f"no {dataset} classifier found; run: fashiongan train-classifier --dataset {dataset}"
+    )
+
+
+def read_classifier_info(folder: Path) -> dict:
+    try:
+        return json.loads((folder / CLASSIFIER_INFO).read_text())
+    except (OSError, ValueError) as error:
+        raise FashionGANError(f"{folder / CLASSIFIER_INFO}: unreadable ({error})") from None
+
+
+class Classifier:
+    """Logits and features of the frozen classifier, in batches."""
+
+    def __init__(self, folder: Path):
+        import keras
+
+        self.folder = folder
+        self.info = read_classifier_info(folder)
+        model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
+        self.model = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+
+    def __call__(self, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
+        """(features, softmax probabilities) for float32 images N×28×28×1 in [0, 1]."""
+        outputs = [self.model(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+        features = np.concatenate([np.asarray(f, dtype=np.float64) for f, _ in outputs])
+        logits = np.concatenate([np.asarray(l, dtype=np.float64) for _, l in outputs])
+        logits -= logits.max(axis=1, keepdims=True)
+        probabilities = np.exp(logits)
+        return features, probabilities / probabilities.sum(axis=1, keepdims=True)

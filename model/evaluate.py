@@ -1,0 +1,87 @@
+"""Evaluate a generator, in any exported format, against real data in a domain classifier's
+feature space; always beside the real-data floor (train split against test split)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from inference.errors import FashionGANError
+from model import data, quality
+from model.classifier import Classifier, find_classifier
+
+
+def _figures(features, probabilities, real_features, num_classes: int, k: int) -> dict:
+    precision, recall = quality.precision_recall(real_features, features, k)
+    shares = quality.class_shares(probabilities, num_classes)
+    return {
+        "frechet_distance": quality.feature_frechet_distance(real_features, features),
+        "classifier_score": quality.classifier_score(probabilities),
+        "precision": precision,
+        "recall": recall,
+        "class_shares": [float(share) for share in shares],
+        "smallest_class_share": float(shares.min()),
+    }
+
+
+def evaluate(
+    model: str | os.PathLike, dataset: str, n: int = 10000, classifier: str | os.PathLike | None = None,
+    seed: int = 0, k: int = 5, data_dir: str | None = None, format: str | None = None,
+) -> dict:
+    """Quality figures of `n` samples from `model` against `n` test images, and the floor."""
+    import inference
+
+    if n <= k:
+        raise FashionGANError(f"--n must be larger than k={k}, got {n}")
+    info = data.get_dataset_info(dataset)
+    test = data.load_dataset(dataset, "test", data_dir)
+    train = data.load_dataset(dataset, "train", data_dir)
+    if n > len(test.images):
+        raise FashionGANError(f"--n {n} is more than the {len(test.images)} test images")
+    net = Classifier(find_classifier(dataset, classifier))
+    rng = np.random.default_rng(seed)
+    real_features, _ = net(unit(test.images[rng.permutation(len(test.images))[:n]]))
+    floor_features, floor_probabilities = net(unit(train.images[rng.permutation(len(train.images))[:n]]))
+
+    sampler = inference.load(model, format)
+    labels = sampler.labels(n) if sampler.conditional else None
+    images = np.concatenate([sampler.generate(sampler.noise(n, seed)[i : i + 500], None if labels is None else labels[i : i + 500])
+                             for i in range(0, n, 500)])
+    features, probabilities = net(np.clip(images, 0.0, 1.0).astype(np.float32))
+    result = {
+        "model": str(model), "format": sampler.format, "dataset": dataset, "n": n, "k": k, "seed": seed,
+        "classifier": {"path": str(net.folder), "version": net.info.get("version"),
+                       "test_accuracy": net.info.get("test_accuracy")},
+        "generator": _figures(features, probabilities, real_features, info.num_classes, k),
+        "real_floor": _figures(floor_features, floor_probabilities, real_features, info.num_classes, k),
+    }
+    if labels is not None:
+        result["generator"]["label_agreement"] = float((probabilities.argmax(axis=1) == labels).mean())
+    return result
+
+
+def unit(images: np.ndarray) -> np.ndarray:
+    return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
+
+
+def format_table(result: dict) -> str:
+    rows = [("Fréchet distance", "frechet_distance", "{:.3f}"), ("classifier score", "classifier_score", "{:.3f}"),
+            ("precision (k=%d)" % result["k"], "precision", "{:.3f}"), ("recall (k=%d)" % result["k"], "recall", "{:.3f}"),
+            ("smallest class share", "smallest_class_share", "{:.3f}")]
+    if "label_agreement" in result["generator"]:
+        rows.append(("label agreement", "label_agreement", "{:.3f}"))
+    lines = [f"{result['model']} ({result['format']}) on {result['dataset']}, n={result['n']}, classifier "
+             f"v{result['classifier']['version']} (test accuracy {result['classifier']['test_accuracy']:.4f})",
+             f"{'figure':<22} {'generator':>10} {'real floor':>11}"]
+    for title, key, pattern in rows:
+        floor = result["real_floor"].get(key)
+        lines.append(f"{title:<22} {pattern.format(result['generator'][key]):>10} "
+                     f"{pattern.format(floor) if floor is not None else '':>11}")
+    return "\n".join(lines)
+
+
+def write_json(result: dict, path: Path) -> Path:
+    data.write_atomic(Path(path), json.dumps(result, indent=2).encode())
+    return Path(path)

@@ -1,0 +1,102 @@
+"""Quality figures: known answers, identities and the real-data extremes."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model import quality
+from model.classifier import ACCURACY_BARS, PACKAGED_ROOT, find_classifier, read_classifier_info
+
+
+def test_frechet_distance_known_answer_in_one_dimension():
+    # For 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2
+    assert quality.frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])) == pytest.approx(4 + 1)
+
+
+def test_frechet_distance_of_identical_and_shifted_sets():
+    features = np.random.default_rng(0).normal(size=(2000, 8))
+    assert quality.feature_frechet_distance(features, features) == pytest.approx(0, abs=1e-8)
+    shifted = features + np.array([2.0] + [0.0] * 7)
+    assert quality.feature_frechet_distance(features, shifted) == pytest.approx(4.0, rel=1e-6)
+
+
+def test_classifier_score_extremes():
+    confident_and_diverse = np.eye(10)[np.arange(1000) % 10]
+    assert quality.classifier_score(confident_and_diverse) == pytest.approx(10, rel=1e-6)
+    collapsed = np.eye(10)[np.zeros(1000, dtype=int)]
+    assert quality.classifier_score(collapsed) == pytest.approx(1, rel=1e-6)
+    uncertain = np.full((100, 10), 0.1)
+    assert quality.classifier_score(uncertain) == pytest.approx(1, rel=1e-6)
+
+
+def test_precision_recall_detects_missing_modes():
+    rng = np.random.default_rng(1)
+    real = np.concatenate([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])
+    same = np.concatenate([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])
+    one_mode = rng.normal(0, 0.1, (600, 2))
+    precision, recall = quality.precision_recall(real, same)
+    assert precision > 0.9 and recall > 0.9
+    precision, recall = quality.precision_recall(real, one_mode)
+    assert precision > 0.9 and recall < 0.6  # every fake is realistic, half the real data is missed
+
+
+def test_class_shares():
+    probabilities = np.eye(3)[[0, 0, 1, 2]]
+    assert quality.class_shares(probabilities, 3).tolist() == [0.5, 0.25, 0.25]
+
+
+@pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
+def test_packaged_classifier_reports_accuracy_above_the_bar(dataset):
+    folder = find_classifier(dataset)
+    assert folder.parent.parent == PACKAGED_ROOT
+    info = read_classifier_info(folder)
+    assert info["dataset"] == dataset and info["trained_on"] == "train split"
+    assert info["test_accuracy"] >= ACCURACY_BARS[dataset]
+
+
+@pytest.mark.slow
+def test_test_split_against_itself_and_against_shuffled_pixels():
+    """With the real Fashion-MNIST classifier and data: FD(test, test) is 0, and scrambling the
+    pixels of each image makes it large."""
+    from model import data
+    from model.classifier import Classifier
+    from model.evaluate import unit
+
+    net = Classifier(find_classifier("fashion_mnist"))
+    test = data.load_dataset("fashion_mnist", "test")
+    images = test.images[:2000]
+    features, _ = net(unit(images))
+    scale = np.trace(np.cov(features, rowvar=False))
+    assert abs(quality.feature_frechet_distance(features, features)) <= 1e-6 * scale  # 0 up to rounding
+    rng = np.random.default_rng(0)
+    shuffled = np.stack([rng.permutation(image.ravel()).reshape(28, 28) for image in images])
+    scrambled, _ = net(unit(shuffled))
+    other_real, _ = net(unit(test.images[2000:4000]))
+    real_gap = quality.feature_frechet_distance(features, other_real)
+    assert quality.feature_frechet_distance(features, scrambled) > 20 * max(real_gap, 1e-3)
+
+
+@pytest.mark.slow
+def test_evaluate_any_format_beside_the_floor(exports, tiny_data_dir, tmp_path):
+    from model.evaluate import evaluate, format_table, write_json
+
+    _, export_dir = exports["dcgan"]
+    by_format = {fmt: evaluate(export_dir, "fashion_mnist", n=12, data_dir=str(tiny_data_dir), format=fmt)
+                 for fmt in ("onnx", "tflite")}
+    result = by_format["onnx"]
+    for side in ("generator", "real_floor"):
+        figures = result[side]
+        assert np.isfinite(figures["frechet_distance"]) and figures["frechet_distance"] >= 0
+        assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1
+        assert sum(figures["class_shares"]) == pytest.approx(1)
+        assert 1 <= figures["classifier_score"] <= 10
+    # a one-step generator is far from the data; the real floor is not
+    assert result["generator"]["frechet_distance"] > result["real_floor"]["frechet_distance"]
+    assert by_format["tflite"]["generator"]["frechet_distance"] == pytest.approx(
+        result["generator"]["frechet_distance"], rel=1e-3)
+    table = format_table(result)
+    assert "Fréchet distance" in table and "real floor" in table
+    path = write_json(result, tmp_path / "eval.json")
+    assert __import__("json").loads(path.read_text())["n"] == 12
+    with pytest.raises(Exception, match="larger than k=5"):
+        evaluate(export_dir, "fashion_mnist", n=3, data_dir=str(tiny_data_dir))
