@@ -65,6 +65,9 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--g-lr", type=positive_float, dest="g_learning_rate", help="generator learning rate")
     parser.add_argument("--d-lr", type=positive_float, dest="d_learning_rate", help="discriminator learning rate")
     parser.add_argument("--beta1", type=float, dest="beta_1", help="Adam beta_1 for both networks")
+    parser.add_argument("--loss", choices=("bce", "hinge", "lsgan", "wgan-gp"),
+                        help="GAN loss (default: the variant's, bce); label noise applies to bce only; "
+                        "wgan-gp adds a gradient penalty of weight 10 with one critic step per generator step")
     parser.add_argument("--grid-size", type=positive_int, help="sample grid side (default: 4, a 4x4 grid)")
     speed = parser.add_argument_group(
         "speed and distribution", "auto picks per device: on a GPU, XLA, 32 steps per execution, mixed "

@@ -4,7 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from model.losses import LOSSES
+from model.losses import GRADIENT_PENALTY_WEIGHT, LOSSES, gradient_penalty
 
 
 class GAN(keras.Model):
@@ -92,6 +92,10 @@ class GAN(keras.Model):
                 real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
                 fake_logits = tf.cast(self.discriminator(tf.stop_gradient(fake_images), training=True), tf.float32)
                 d_loss = self.d_loss_fn(real_logits, fake_logits, self.label_noise, self._step_seed(2))
+                if self.loss_name == "wgan-gp":
+                    penalty = gradient_penalty(self.discriminator, real_images, tf.stop_gradient(fake_images),
+                                               self._step_seed(3))
+                    d_loss += GRADIENT_PENALTY_WEIGHT * penalty
                 scaled_d_loss = self.d_optimizer.scale_loss(d_loss / replicas)
             d_grads = d_tape.gradient(scaled_d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)

@@ -60,6 +60,7 @@ class TrainConfig:
     steps_per_execution: int | None = None
     mixed_precision: str = "auto"
     device_data: str = "auto"
+    loss: str | None = None
 
     def resolved(self) -> "TrainConfig":
         """A copy with the variant's defaults filled in and every number checked."""
@@ -73,7 +74,12 @@ class TrainConfig:
             g_learning_rate=self.g_learning_rate or variant.g_learning_rate * scale,
             d_learning_rate=self.d_learning_rate or variant.d_learning_rate * scale,
             beta_1=variant.beta_1 if self.beta_1 is None else self.beta_1,
+            loss=self.loss or variant.loss,
         )
+        from model.losses import LOSSES
+
+        if config.loss not in LOSSES:
+            raise FashionGANError(f"unknown loss {config.loss!r}; choose one of: {', '.join(LOSSES)}")
         for name in ("epochs", "batch_size", "steps_per_epoch", "max_steps", "grid_size",
                      "g_learning_rate", "d_learning_rate", "steps_per_execution"):
             value = getattr(config, name)
@@ -280,7 +286,7 @@ def build_gan(config: TrainConfig, runtime=None, images=None):
                 generator=variant.build_generator(variant.latent_dim),
                 discriminator=variant.build_discriminator(),
                 latent_dim=variant.latent_dim,
-                loss=variant.loss,
+                loss=config.loss or variant.loss,
                 label_noise=variant.label_noise,
                 seed=config.seed,
                 images=device_images,

@@ -45,3 +45,36 @@ def test_every_loss_pair_is_finite_and_ranks_a_good_discriminator_lower():
         assert float(d_loss(*confident)) < float(d_loss(*fooled)), name
         assert float(g_loss(confident[1])) > float(g_loss(fooled[1])), name
         assert np.isfinite(float(d_loss(*fooled))) and np.isfinite(float(g_loss(fooled[1])))
+
+
+def test_hinge_known_answer():
+    from model.losses import critic_generator_loss, hinge_discriminator_loss
+
+    real, fake = tf.constant([[2.0], [0.5]]), tf.constant([[-3.0], [0.25]])
+    # real: relu(1-2)=0, relu(1-0.5)=0.5 -> 0.25; fake: relu(1-3)=0, relu(1.25)=1.25 -> 0.625
+    assert float(hinge_discriminator_loss(real, fake)) == pytest.approx(0.875)
+    assert float(critic_generator_loss(fake)) == pytest.approx(1.375)
+
+
+def test_lsgan_known_answer():
+    from model.losses import lsgan_discriminator_loss, lsgan_generator_loss
+
+    real, fake = tf.constant([[2.0], [0.0]]), tf.constant([[1.0], [-1.0]])
+    # 0.5 * mean(1, 1) + 0.5 * mean(1, 1) = 1; generator: 0.5 * mean(0, 4) = 1
+    assert float(lsgan_discriminator_loss(real, fake)) == pytest.approx(1.0)
+    assert float(lsgan_generator_loss(fake)) == pytest.approx(1.0)
+
+
+def test_wasserstein_and_gradient_penalty_known_answers():
+    import keras
+
+    from model.losses import gradient_penalty, wasserstein_discriminator_loss
+
+    real, fake = tf.constant([[2.0], [4.0]]), tf.constant([[-1.0], [0.0]])
+    assert float(wasserstein_discriminator_loss(real, fake)) == pytest.approx(-0.5 - 3.0)
+    # a linear critic D(x) = w.x has gradient w everywhere: the penalty is (|w| - 1)^2
+    critic = keras.Sequential([keras.Input((2, 2, 1)), keras.layers.Flatten(), keras.layers.Dense(1, use_bias=False)])
+    critic.set_weights([np.array([[3.0], [0.0], [0.0], [4.0]], np.float32)])  # |w| = 5
+    images = tf.random.stateless_uniform((6, 2, 2, 1), seed=[1, 2])
+    penalty = gradient_penalty(critic, images, tf.zeros_like(images), tf.constant([3, 4], tf.int64))
+    assert float(penalty) == pytest.approx(16.0, rel=1e-5)

@@ -65,3 +65,18 @@ def test_one_train_step_is_finite_and_moves_both_networks(name):
     assert any(not np.array_equal(a, b) for a, b in zip(before_g, gan.generator.get_weights()))
     assert any(not np.array_equal(a, b) for a, b in zip(before_d, gan.discriminator.get_weights()))
     assert int(gan.g_optimizer.iterations) == 1 and int(gan.d_optimizer.iterations) == 1
+
+
+@pytest.mark.parametrize("loss", ["bce", "hinge", "lsgan", "wgan-gp"])
+def test_every_loss_trains_a_step(loss):
+    gan = build_gan(TrainConfig(variant="dcgan", loss=loss).resolved())
+    before = [w.copy() for w in gan.generator.get_weights()]
+    real = np.random.default_rng(2).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    logs = gan.train_on_batch(real, return_dict=True)
+    assert all(np.isfinite(value) for value in logs.values())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, gan.generator.get_weights()))
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(Exception, match="unknown loss 'ralsgan'; choose one of: bce, hinge, lsgan, wgan-gp"):
+        TrainConfig(variant="dense", loss="ralsgan").resolved()
