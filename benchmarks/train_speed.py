@@ -105,8 +105,8 @@ def main() -> None:
     gpus = [tf.config.experimental.get_device_details(g).get("device_name", "GPU") for g in tf.config.list_physical_devices("GPU")]
     print(f"TensorFlow {tf.__version__}; {os.cpu_count()} CPUs; GPUs: {gpus or 'none'}")
     print(f"project runtime: {runtime.describe()}")
-    print(f"| variant | batch | steps | tutorial loop (images/s) | fashiongan (images/s) | ratio |")
-    print(f"| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("| variant | batch | steps | tutorial loop (images/s) | fashiongan (images/s) | ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
     for name in args.variants.split(","):
         variant = get_variant(name)
         steps = args.steps or DEFAULT_STEPS.get(name, 20)

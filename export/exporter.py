@@ -18,7 +18,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.errors import FashionGANError
+from inference.errors import FashionGANError, describe_error
 from inference.manifest import (
     ARTIFACT_PATHS,
     FORMAT_VERSION,
@@ -94,7 +94,7 @@ def _load_keras(path: Path):
     try:
         return keras.saving.load_model(path, safe_mode=True, compile=False)
     except Exception as error:  # Keras raises many types for a file that is not a model
-        raise ExportError(f"{path}: not a loadable Keras model ({type(error).__name__}: {str(error)[:120]})") from None
+        raise ExportError(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
 
 
 def _check_generator(model, variant_name: str, path: Path) -> None:
@@ -185,7 +185,7 @@ def write_tflite(model, conditional: bool, folder: Path, quants: tuple[str, ...]
             with _quiet():
                 flatbuffer = converter.convert()
         except Exception as error:
-            raise ExportError(f"TFLite conversion ({quant}) needs non-builtin ops or failed: {_first_line(error)}") from None
+            raise ExportError(f"TFLite conversion ({quant}) needs non-builtin ops or failed: {describe_error(error)}") from None
         key = "tflite" if quant == "none" else f"tflite_{quant}"
         (folder / ARTIFACT_PATHS[key]).write_bytes(flatbuffer)
         non_builtin = non_builtin_tflite_ops(folder / ARTIFACT_PATHS[key])
@@ -221,7 +221,7 @@ def write_onnx(model, conditional: bool, folder: Path) -> None:
                 function, input_signature=input_specs(model, conditional), opset=ONNX_OPSET
             )
     except Exception as error:
-        raise ExportError(f"ONNX conversion failed: {_first_line(error)}") from None
+        raise ExportError(f"ONNX conversion failed: {describe_error(error)}") from None
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     onnx.checker.check_model(proto, full_check=True)
@@ -343,11 +343,6 @@ def _package_version() -> str:
         return version("fashiongan")
     except PackageNotFoundError:
         return "unknown"
-
-
-def _first_line(error: Exception) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200] if text else ''}"
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.errors import FashionGANError
+from inference.errors import FashionGANError, describe_error
 
 
 class BackendError(FashionGANError):
@@ -63,7 +63,7 @@ class OnnxBackend(Backend):
                 str(path), options, providers=providers or ["CPUExecutionProvider"]
             )
         except Exception as error:  # onnxruntime raises its own exception types
-            raise BackendError(f"{path}: not a loadable ONNX model ({_short(error)})") from None
+            raise BackendError(f"{path}: not a loadable ONNX model ({describe_error(error)})") from None
         self.input_names = tuple(value.name for value in self.session.get_inputs())
         self._latent_dim = self.session.get_inputs()[0].shape[1]
 
@@ -91,7 +91,7 @@ class TFLiteBackend(Backend):
             self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
             self.runner = self.interpreter.get_signature_runner("serving_default")
         except Exception as error:  # LiteRT raises ValueError/RuntimeError for bad files
-            raise BackendError(f"{path}: not a loadable TFLite generator ({_short(error)})") from None
+            raise BackendError(f"{path}: not a loadable TFLite generator ({describe_error(error)})") from None
         details = self.runner.get_input_details()
         self.input_names = tuple(name for name in ("noise", "label") if name in details)
         self.batch_size = int(details["noise"]["shape"][0])
@@ -122,7 +122,7 @@ class KerasBackend(Backend):
         try:
             self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
-            raise BackendError(f"{path}: not a loadable Keras model ({_short(error)})") from None
+            raise BackendError(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
         self.input_names = tuple(tensor.name for tensor in self.model.inputs)
         self._call = tf.function(lambda *inputs: self.model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
 
@@ -144,7 +144,7 @@ class SavedModelBackend(Backend):
             self.loaded = tf.saved_model.load(str(path))
             self.signature = self.loaded.signatures["serving_default"]
         except Exception as error:  # TensorFlow raises many types for a bad folder
-            raise BackendError(f"{path}: not a loadable SavedModel ({_short(error)})") from None
+            raise BackendError(f"{path}: not a loadable SavedModel ({describe_error(error)})") from None
         self.specs = self.signature.structured_input_signature[1]
         self.input_names = tuple(name for name in ("noise", "label") if name in self.specs)
 
@@ -172,7 +172,7 @@ class H5Backend(Backend):
         try:
             self.model = tf_keras.models.load_model(path, compile=False)
         except Exception as error:  # h5py and tf_keras raise many types for a bad file
-            raise BackendError(f"{path}: not a loadable Keras 2 .h5 model ({_short(error)})") from None
+            raise BackendError(f"{path}: not a loadable Keras 2 .h5 model ({describe_error(error)})") from None
         self.input_names = tuple(tensor.name.split(":")[0] for tensor in self.model.inputs)
 
     @property
@@ -191,8 +191,3 @@ BACKENDS = {
     "savedmodel": SavedModelBackend,
     "h5": H5Backend,
 }
-
-
-def _short(error: Exception) -> str:
-    lines = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {lines[0][:160] if lines else ''}"

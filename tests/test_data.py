@@ -54,7 +54,7 @@ def test_image_and_label_counts_must_agree(tmp_path):
 
 def test_explicit_dir_wins_over_env_var(tmp_path, monkeypatch, no_data_sources):
     explicit = write_idx_dataset(tmp_path / "explicit", train=12)
-    from_env = write_idx_dataset(tmp_path / "env" / "fashion_mnist", train=20)
+    write_idx_dataset(tmp_path / "env" / "fashion_mnist", train=20)
     monkeypatch.setenv(data.DATA_DIR_ENV, str(tmp_path / "env"))
     assert len(data.load_dataset("fashion_mnist", "train", explicit).images) == 12
     assert len(data.load_dataset("fashion_mnist", "train").images) == 20

@@ -4,7 +4,6 @@ Tolerances, in the [0, 1] output contract: float32 formats within 1e-4 of the Ke
 in inference mode; float16 TFLite within 2e-3; dynamic-range int8 TFLite within 1e-1. On trained
 generators the largest differences measured were 5.6e-4 (float16) and 4.3e-2 (int8, dcgan):
 `python benchmarks/export_parity.py RUN_DIR ...`, table in the README."""
-import json
 import shutil
 
 import keras

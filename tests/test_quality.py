@@ -1,5 +1,4 @@
 """Quality figures: known answers, identities and the real-data extremes."""
-from pathlib import Path
 
 import numpy as np
 import pytest
