@@ -314,9 +314,8 @@ def float32_generator(gan, variant_name: str):
     return generator
 
 
-def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
+def _check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
     """Refuse to overwrite a run, or to resume one with settings it was not started with."""
-    run_dir = Path(config.out)
     config_path = run_dir / CONFIG_FILE
     if run_dir.exists() and not run_dir.is_dir():
         raise FashionGANError(f"--out {run_dir}: exists and is not a directory")
@@ -332,7 +331,6 @@ def _check_run_dir(config: TrainConfig, resume: bool) -> Path:
                 )
     elif config_path.exists():
         raise FashionGANError(f"--out {run_dir} already holds a run; pass --resume or choose another --out")
-    return run_dir
 
 
 def train(
@@ -347,9 +345,10 @@ def train(
     config = config.resolved()
     runtime = resolve_runtime(config.strategy, config.xla, config.steps_per_execution,
                               config.mixed_precision, config.device_data)
-    run_dir = _check_run_dir(config, resume)
+    run_dir = Path(config.out)
     if not runtime.is_chief:
         run_dir = run_dir / f".worker-{runtime.worker_index}"
+    _check_run_dir(run_dir, config, resume)
     variant = get_variant(config.variant)
     split = data.load_dataset(config.dataset, "train", config.data_dir)
     batches_per_epoch = len(split.images) // config.batch_size

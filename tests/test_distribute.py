@@ -80,11 +80,18 @@ def test_two_multiworker_processes_end_with_identical_generators(tiny_data_dir, 
         for index in range(2)
     ]
     try:
-        results = [finish(process, timeout=300) for process in processes]
+        outputs = [process.communicate(timeout=300) for process in processes]
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
+    failures = [
+        f"worker {index}: " + "\n".join(
+            line for line in stderr.splitlines() if not line.startswith(("I0000", "W0000", "E0000")))[-1500:]
+        for index, (process, (_, stderr)) in enumerate(zip(processes, outputs)) if process.returncode != 0
+    ]
+    assert not failures, "\n".join(reversed(failures))  # a worker's own error first, the chief's abort after
+    results = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
     assert results[0]["run_dir"] == str(tmp_path / "run")
     assert results[1]["run_dir"] == str(tmp_path / "run" / ".worker-1")
     assert results[0]["checksum"] == results[1]["checksum"]
