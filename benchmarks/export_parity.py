@@ -27,7 +27,7 @@ def main() -> None:
     import numpy as np
 
     from export import exporter
-    from inference.backends import BACKENDS
+    from inference.backends import open_artifact
     from inference.manifest import ARTIFACT_PATHS, read_manifest
     from model.variants import get_variant
 
@@ -45,8 +45,7 @@ def main() -> None:
         low, high = variant.output_range
         expected = (np.asarray(generator(noise, training=False)) - low) / (high - low)
         for artifact, record in manifest["artifacts"].items():
-            backend = BACKENDS["tflite" if artifact.startswith("tflite") else artifact]
-            images = backend(export_dir / ARTIFACT_PATHS[artifact]).run(noise)
+            images = open_artifact(artifact, export_dir / ARTIFACT_PATHS[artifact]).run(noise)
             difference = np.abs(images - expected)
             print(f"| {variant.name} | {artifact} | {record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e} |")
     print()

@@ -191,3 +191,8 @@ BACKENDS = {
     "savedmodel": SavedModelBackend,
     "h5": H5Backend,
 }
+
+
+def open_artifact(artifact: str, path: Path) -> Backend:
+    """The backend for a manifest artifact name (the three TFLite files share one backend)."""
+    return BACKENDS["tflite" if artifact.startswith("tflite") else artifact](path)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.backends import BACKENDS, Backend
+from inference.backends import Backend, open_artifact
 from inference.errors import FashionGANError
 from inference.grid import to_uint8
 from inference.manifest import ARTIFACT_PATHS, MANIFEST_FILE, ManifestError, read_manifest, verify_artifact
@@ -126,10 +126,6 @@ def _runtime_available(artifact: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _backend(artifact: str, path: Path) -> Backend:
-    return BACKENDS["tflite" if artifact.startswith("tflite") else artifact](path)
-
-
 def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
     """A sampler for an export folder (its manifest picks and checks the file) or one model file."""
     path = Path(path)
@@ -141,7 +137,7 @@ def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
         return _load_export(path, format)
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
-            return Sampler(_backend("savedmodel", path))
+            return Sampler(open_artifact("savedmodel", path))
         raise SamplerError(f"{path}: neither an export folder (no {MANIFEST_FILE}) nor a SavedModel")
     artifact = SUFFIX_FORMATS.get(path.suffix.lower())
     if artifact is None:
@@ -151,8 +147,8 @@ def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
         manifest = read_manifest(path.parent)
         for name, record in manifest["artifacts"].items():
             if record["path"] == path.name:
-                return Sampler(_backend(name, verify_artifact(path.parent, record)), manifest)
-    return Sampler(_backend(artifact, path))
+                return Sampler(open_artifact(name, verify_artifact(path.parent, record)), manifest)
+    return Sampler(open_artifact(artifact, path))
 
 
 def _load_export(folder: Path, format: str | None) -> Sampler:
@@ -167,4 +163,4 @@ def _load_export(folder: Path, format: str | None) -> Sampler:
         if not usable:
             raise SamplerError(f"{folder}: no artifact this install can run (has {', '.join(artifacts)})")
         chosen = usable[0]
-    return Sampler(_backend(chosen, verify_artifact(folder, artifacts[chosen])), manifest)
+    return Sampler(open_artifact(chosen, verify_artifact(folder, artifacts[chosen])), manifest)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from model.data import scale_images
 from model.losses import GRADIENT_PENALTY_WEIGHT, LOSSES, gradient_penalty
 
 
@@ -72,9 +73,7 @@ class GAN(keras.Model):
 
     def _real_images(self, batch) -> tf.Tensor:
         if batch.dtype.is_integer:
-            low, high = self.value_range
-            pixels = tf.gather(self._images, batch)
-            return tf.cast(pixels, tf.float32)[..., None] * ((high - low) / 255.0) + low
+            return scale_images(tf.gather(self._images, batch), self.value_range)
         return batch
 
     def train_step(self, data):

@@ -12,7 +12,7 @@ import onnx
 import pytest
 
 from export import exporter
-from inference.backends import BACKENDS
+from inference.backends import open_artifact
 from inference.manifest import ARTIFACT_PATHS, read_manifest, sha256_file, verify_artifact
 from model.variants import VARIANTS
 
@@ -31,8 +31,7 @@ def reference_images(run_dir, variant_name, noise):
 
 
 def backend_for(export_dir, artifact):
-    kind = "tflite" if artifact.startswith("tflite") else artifact
-    return BACKENDS[kind](export_dir / ARTIFACT_PATHS[artifact])
+    return open_artifact(artifact, export_dir / ARTIFACT_PATHS[artifact])
 
 
 @pytest.mark.parametrize("artifact", ALL_ARTIFACTS)
