@@ -42,7 +42,7 @@ def positive_float(text: str) -> float:
 def variant_names() -> tuple[str, ...]:
     # Kept in step with model.variants.VARIANTS by a test; listing them here spares `--help`
     # and argument errors the TensorFlow import.
-    return ("dense", "fashiongan", "dcgan")
+    return ("dense", "fashiongan", "dcgan", "cdcgan", "sngan", "csngan")
 
 
 def add_train_parser(commands) -> None:
@@ -68,6 +68,9 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--loss", choices=("bce", "hinge", "lsgan", "wgan-gp"),
                         help="GAN loss (default: the variant's, bce); label noise applies to bce only; "
                         "wgan-gp adds a gradient penalty of weight 10 with one critic step per generator step")
+    parser.add_argument("--ema-momentum", type=float, dest="ema_momentum",
+                        help="momentum of the moving average of the generator's weights that grids and "
+                        "export use; 0 uses the raw weights (default: 0.999)")
     parser.add_argument("--grid-size", type=positive_int, help="sample grid side (default: 4, a 4x4 grid)")
     speed = parser.add_argument_group(
         "speed and distribution", "auto picks per device: on a GPU, XLA, 32 steps per execution, mixed "

@@ -18,8 +18,15 @@ class GAN(keras.Model):
     Randomness (noise, label noise) is drawn statelessly from (seed, step, replica), so training
     is reproducible, a resumed run continues the same random stream, and replicas differ.
 
-    A batch is either float images, or int32 indices into `images` (uint8 N×28×28, kept on the
-    training device and scaled there to `value_range`)."""
+    A batch is either float images (with int labels as targets for a conditional GAN), or int32
+    indices into `images` (uint8 N×28×28, kept on the training device and scaled there to
+    `value_range`) and `labels`.
+
+    With `num_classes` > 0 both networks take labels: the generated images are asked for the
+    labels of the real batch, so every class is drawn as often as the data holds it.
+
+    The generator's optimizer may keep an exponential moving average of its weights
+    (`use_ema`); `train.copy_ema_weights` reads it for sampling and export."""
 
     def __init__(
         self,
@@ -30,6 +37,8 @@ class GAN(keras.Model):
         label_noise: float = 0.0,
         seed: int = 0,
         images=None,
+        labels=None,
+        num_classes: int = 0,
         value_range: tuple[float, float] = (-1.0, 1.0),
         **kwargs,
     ):
@@ -42,6 +51,8 @@ class GAN(keras.Model):
         self.label_noise = label_noise
         self.seed = seed
         self._images = images
+        self._labels = labels
+        self.num_classes = num_classes
         self.value_range = value_range
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -71,35 +82,42 @@ class GAN(keras.Model):
             seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
         return seed
 
-    def _real_images(self, batch) -> tf.Tensor:
+    def _real_batch(self, batch, labels):
+        """(images, labels) for a batch of images and labels, or of indices into device copies."""
         if batch.dtype.is_integer:
-            return scale_images(tf.gather(self._images, batch), self.value_range)
-        return batch
+            images = scale_images(tf.gather(self._images, batch), self.value_range)
+            return images, (tf.gather(self._labels, batch) if self.num_classes else None)
+        return batch, labels
+
+    def _with_labels(self, inputs, labels):
+        return [inputs, labels] if self.num_classes else inputs
 
     def train_step(self, data):
-        batch, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        real_images = self._real_images(batch)
+        batch, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
+        real_images, labels = self._real_batch(batch, labels)
         batch_size = tf.shape(real_images)[0]
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         noise = tf.random.stateless_normal((batch_size, self.latent_dim), seed=self._step_seed(0))
 
+        def critic(images):
+            return tf.cast(self.discriminator(self._with_labels(images, labels), training=True), tf.float32)
+
         generator_variables = self.generator.trainable_variables
         with tf.GradientTape(watch_accessed_variables=False) as g_tape:
             g_tape.watch([variable.value for variable in generator_variables])
-            fake_images = self.generator(noise, training=True)
+            fake_images = self.generator(self._with_labels(noise, labels), training=True)
             with tf.GradientTape() as d_tape:
-                real_logits = tf.cast(self.discriminator(real_images, training=True), tf.float32)
-                fake_logits = tf.cast(self.discriminator(tf.stop_gradient(fake_images), training=True), tf.float32)
+                real_logits = critic(real_images)
+                fake_logits = critic(tf.stop_gradient(fake_images))
                 d_loss = self.d_loss_fn(real_logits, fake_logits, self.label_noise, self._step_seed(2))
                 if self.loss_name == "wgan-gp":
-                    penalty = gradient_penalty(self.discriminator, real_images, tf.stop_gradient(fake_images),
-                                               self._step_seed(3))
+                    penalty = gradient_penalty(critic, real_images, tf.stop_gradient(fake_images), self._step_seed(3))
                     d_loss += GRADIENT_PENALTY_WEIGHT * penalty
                 scaled_d_loss = self.d_optimizer.scale_loss(d_loss / replicas)
             d_grads = d_tape.gradient(scaled_d_loss, self.discriminator.trainable_variables)
             self.d_optimizer.apply(d_grads, self.discriminator.trainable_variables)
 
-            g_logits = tf.cast(self.discriminator(fake_images, training=True), tf.float32)
+            g_logits = critic(fake_images)
             g_loss = self.g_loss_fn(g_logits)
             scaled_g_loss = self.g_optimizer.scale_loss(g_loss / replicas)
         g_grads = g_tape.gradient(scaled_g_loss, generator_variables)

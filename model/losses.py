@@ -53,15 +53,16 @@ def wasserstein_discriminator_loss(real_logits, fake_logits, label_noise: float 
     return tf.reduce_mean(fake_logits) - tf.reduce_mean(real_logits)
 
 
-def gradient_penalty(discriminator, real_images, fake_images, seed) -> tf.Tensor:
-    """mean((||grad D(x_hat)|| - 1)^2) at random points x_hat between real and fake images."""
+def gradient_penalty(critic, real_images, fake_images, seed) -> tf.Tensor:
+    """mean((||grad D(x_hat)|| - 1)^2) at random points x_hat between real and fake images;
+    `critic` maps images to logits (the discriminator, with any labels bound)."""
     shape = tf.concat([tf.shape(real_images)[:1], tf.ones([tf.rank(real_images) - 1], tf.int32)], axis=0)
     mix = tf.random.stateless_uniform(shape, seed=seed, dtype=real_images.dtype)
     between = mix * real_images + (1.0 - mix) * tf.cast(fake_images, real_images.dtype)
     with tf.GradientTape() as tape:
         tape.watch(between)
-        critic = tf.cast(discriminator(between, training=True), tf.float32)
-    gradients = tf.reshape(tf.cast(tape.gradient(critic, between), tf.float32), [tf.shape(between)[0], -1])
+        logits = tf.cast(critic(between), tf.float32)
+    gradients = tf.reshape(tf.cast(tape.gradient(logits, between), tf.float32), [tf.shape(between)[0], -1])
     return tf.reduce_mean(tf.square(tf.norm(gradients, axis=1) - 1.0))
 
 

@@ -61,6 +61,7 @@ class TrainConfig:
     mixed_precision: str = "auto"
     device_data: str = "auto"
     loss: str | None = None
+    ema_momentum: float | None = None
 
     def resolved(self) -> "TrainConfig":
         """A copy with the variant's defaults filled in and every number checked."""
@@ -75,6 +76,7 @@ class TrainConfig:
             d_learning_rate=self.d_learning_rate or variant.d_learning_rate * scale,
             beta_1=variant.beta_1 if self.beta_1 is None else self.beta_1,
             loss=self.loss or variant.loss,
+            ema_momentum=variant.ema_momentum if self.ema_momentum is None else self.ema_momentum,
         )
         from model.losses import LOSSES
 
@@ -87,6 +89,13 @@ class TrainConfig:
                 raise FashionGANError(f"{name} must be positive, got {value}")
         if not 0 <= config.beta_1 < 1:
             raise FashionGANError(f"beta_1 must be in [0, 1), got {config.beta_1}")
+        if not 0 <= config.ema_momentum < 1:
+            raise FashionGANError(f"ema_momentum must be in [0, 1) (0 turns the average off), got {config.ema_momentum}")
+        classes = data.get_dataset_info(config.dataset).num_classes
+        if variant.conditional and variant.num_classes != classes:
+            raise FashionGANError(
+                f"variant {variant.name} draws {variant.num_classes} classes, but {config.dataset} has {classes}"
+            )
         return config
 
     def save(self, path: Path) -> None:
@@ -161,18 +170,21 @@ def _callbacks():
     import keras
 
     class SampleGrid(keras.callbacks.Callback):
-        """After each epoch, write a grid of images from the same fixed noise."""
+        """After each epoch, write a grid from the same fixed inputs (noise, and labels for a
+        conditional generator), drawn by the generator that export will use."""
 
-        def __init__(self, generator, noise, output_range, directory: Path, nrow: int):
+        def __init__(self, variant_name: str, inputs, output_range, directory: Path, nrow: int):
             super().__init__()
-            self.generator, self.noise, self.output_range = generator, noise, output_range
+            self.variant_name, self.inputs, self.output_range = variant_name, inputs, output_range
             self.directory, self.nrow = directory, nrow
+            self.generator = None
             self.last_path: Path | None = None
 
         def on_epoch_end(self, epoch, logs=None):
             if not _finite(logs):
                 return
-            images = self.generator(self.noise, training=False)
+            self.generator = sampling_generator(self.model, self.variant_name, self.generator)
+            images = self.generator(self.inputs, training=False)
             self.last_path = save_grid(
                 to_uint8(np.asarray(images), self.output_range),
                 self.directory / f"epoch-{epoch + 1:04d}.png",
@@ -253,10 +265,10 @@ def _finite(logs) -> bool:
 # --- training ------------------------------------------------------------------------------------
 
 
-def build_gan(config: TrainConfig, runtime=None, images=None):
+def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None):
     """Build the variant's networks and the compiled GAN around them (weights seeded by
-    config.seed), inside the runtime's strategy scope. With `images` (uint8 N×28×28), batches
-    are indices into them."""
+    config.seed), inside the runtime's strategy scope. With `split`, its images and labels are
+    copied to the training device and batches are indices into them."""
     import keras
     import tensorflow as tf
 
@@ -268,28 +280,34 @@ def build_gan(config: TrainConfig, runtime=None, images=None):
     strategy = runtime.strategy if runtime else tf.distribute.get_strategy()
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
-    device_images = None
-    if images is not None:
+    device_images = device_labels = None
+    if split is not None:
         # A mirrored copy per device; under MultiWorkerMirroredStrategy a local copy per worker,
         # as collectives cannot broadcast uint8 and every worker holds the data already.
         local = runtime is not None and runtime.strategy_name == "multiworker"
         with contextlib.nullcontext() if local else strategy.scope():
-            device_images = tf.Variable(images, trainable=False, name="train_images")
+            device_images = tf.Variable(split.images, trainable=False, name="train_images")
+            device_labels = tf.Variable(split.labels.astype("int32"), trainable=False, name="train_labels")
     try:
         with strategy.scope():
             d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
-            g_optimizer = keras.optimizers.Adam(config.g_learning_rate, beta_1=config.beta_1)
+            g_optimizer = keras.optimizers.Adam(
+                config.g_learning_rate, beta_1=config.beta_1,
+                use_ema=config.ema_momentum > 0, ema_momentum=config.ema_momentum or 0.99,
+            )
             if policy == "mixed_float16":
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
             gan = GAN(
-                generator=variant.build_generator(variant.latent_dim),
-                discriminator=variant.build_discriminator(),
+                generator=variant.make_generator(),
+                discriminator=variant.make_discriminator(),
                 latent_dim=variant.latent_dim,
                 loss=config.loss or variant.loss,
                 label_noise=variant.label_noise,
                 seed=config.seed,
                 images=device_images,
+                labels=device_labels,
+                num_classes=variant.num_classes,
                 value_range=variant.output_range,
             )
             gan.compile(
@@ -304,14 +322,17 @@ def build_gan(config: TrainConfig, runtime=None, images=None):
     return gan
 
 
-def float32_generator(gan, variant_name: str):
-    """The generator as float32 layers (a mixed-precision generator is rebuilt, weights copied)."""
-    if gan.generator.dtype_policy.name == "float32":
-        return gan.generator
-    variant = get_variant(variant_name)
-    generator = variant.build_generator(variant.latent_dim)
-    generator.set_weights(gan.generator.get_weights())
-    return generator
+def sampling_generator(gan, variant_name: str, target=None):
+    """The generator to sample and export: float32 layers holding the moving average of the
+    generator's weights (the raw weights where the average is off), with the raw generator's
+    batch-norm statistics. Writes into `target` (a generator of the same variant) if given."""
+    target = target or get_variant(variant_name).make_generator()
+    target.set_weights(gan.generator.get_weights())
+    optimizer = getattr(gan.g_optimizer, "inner_optimizer", gan.g_optimizer)
+    if optimizer.use_ema:
+        for variable, average in zip(target.trainable_variables, optimizer._model_variables_moving_average):
+            variable.assign(np.asarray(average.value))
+    return target
 
 
 def _check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
@@ -365,7 +386,7 @@ def train(
 
     import keras
 
-    gan = build_gan(config, runtime, split.images if runtime.device_data else None)
+    gan = build_gan(config, runtime, split if runtime.device_data else None)
     initial_epoch = 0
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
@@ -373,10 +394,12 @@ def train(
         print(f"resuming {run_dir} after epoch {initial_epoch} from {checkpoint}")
 
     SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep = _callbacks()
-    fixed_noise = np.random.default_rng(config.seed).standard_normal(
+    grid_inputs = np.random.default_rng(config.seed).standard_normal(
         (config.grid_size**2, variant.latent_dim)
     ).astype(np.float32)
-    grids = SampleGrid(gan.generator, fixed_noise, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
+    if variant.conditional:
+        grid_inputs = [grid_inputs, np.arange(config.grid_size**2, dtype=np.int32) % variant.num_classes]
+    grids = SampleGrid(config.variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
     nan_guard = StopOnNonFinite()
     callbacks = [
         nan_guard,
@@ -392,7 +415,7 @@ def train(
     if initial_epoch < config.epochs:
         dataset = data.make_train_dataset(
             split, config.batch_size, variant.output_range, steps_per_epoch, config.seed, initial_epoch,
-            indices_only=runtime.device_data,
+            with_labels=variant.conditional, indices_only=runtime.device_data,
         )
         gan.fit(
             dataset,
@@ -408,7 +431,7 @@ def train(
         kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so no checkpoint was kept"
         raise TrainingError(f"training stopped: {nan_guard.failure}; {kept}")
 
-    save_generator(float32_generator(gan, config.variant), run_dir / GENERATOR_FILE)
+    save_generator(sampling_generator(gan, config.variant), run_dir / GENERATOR_FILE)
     if grids.last_path:
         print(f"sample grids: {run_dir / SAMPLES_DIR}/ (last: {grids.last_path})")
     print(f"generator: {run_dir / GENERATOR_FILE}")

@@ -29,7 +29,7 @@ def error_line(result) -> str:
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--variant", "wgan"], "invalid choice: 'wgan' (choose from 'dense', 'fashiongan', 'dcgan')"),
+        (["--variant", "wgan"], "invalid choice: 'wgan' (choose from 'dense', 'fashiongan', 'dcgan', 'cdcgan', 'sngan', 'csngan')"),
         (["--dataset", "cifar10"], "invalid choice: 'cifar10' (choose from 'fashion_mnist', 'mnist')"),
         (["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
         (["--epochs", "-3"], "--epochs: must be a positive integer, got -3"),

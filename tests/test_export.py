@@ -23,11 +23,19 @@ TOLERANCES = {"keras": 1e-4, "savedmodel": 1e-4, "tflite": 1e-4, "onnx": 1e-4, "
 ALL_ARTIFACTS = tuple(TOLERANCES)
 
 
-def reference_images(run_dir, variant_name, noise):
+def reference_images(run_dir, variant_name, noise, labels=None):
     """The trained generator in inference mode, mapped to [0, 1] by hand."""
     generator = keras.saving.load_model(run_dir / "generator.keras", safe_mode=True)
     low, high = VARIANTS[variant_name].output_range
-    return (np.asarray(generator(noise, training=False)) - low) / (high - low)
+    inputs = noise if labels is None else [noise, labels]
+    return (np.asarray(generator(inputs, training=False)) - low) / (high - low)
+
+
+def parity_inputs(name, count=5):
+    """Noise, and for a conditional variant a label per image (all ten classes over two calls)."""
+    variant = VARIANTS[name]
+    noise = np.random.default_rng(11).standard_normal((count, variant.latent_dim)).astype(np.float32)
+    return noise, (np.array([9, 0, 3, 7, 5][:count], np.int32) if variant.conditional else None)
 
 
 def backend_for(export_dir, artifact):
@@ -38,9 +46,9 @@ def backend_for(export_dir, artifact):
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_every_format_matches_keras(exports, name, artifact):
     run_dir, export_dir = exports[name]
-    noise = np.random.default_rng(11).standard_normal((5, VARIANTS[name].latent_dim)).astype(np.float32)
-    expected = reference_images(run_dir, name, noise)
-    images = backend_for(export_dir, artifact).run(noise)
+    noise, labels = parity_inputs(name)
+    expected = reference_images(run_dir, name, noise, labels)
+    images = backend_for(export_dir, artifact).run(noise, labels)
     assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
     assert images.min() >= -1e-6 and images.max() <= 1 + 1e-6
     assert np.abs(images - expected).max() <= TOLERANCES[artifact]
@@ -76,7 +84,12 @@ def test_manifest_describes_the_export(exports, name):
     manifest = read_manifest(export_dir)
     variant = VARIANTS[name]
     assert manifest["variant"] == name and manifest["latent_dim"] == variant.latent_dim
-    assert manifest["inputs"] == [{"name": "noise", "shape": [None, variant.latent_dim], "dtype": "float32"}]
+    expected_inputs = [{"name": "noise", "shape": [None, variant.latent_dim], "dtype": "float32"}]
+    if variant.conditional:
+        expected_inputs.append({"name": "label", "shape": [None], "dtype": "int32"})
+    assert manifest["inputs"] == expected_inputs
+    assert manifest["conditional"] == variant.conditional
+    assert (manifest["class_names"] is not None) == variant.conditional
     assert manifest["outputs"][0]["name"] == "images" and manifest["output_range"] == [0.0, 1.0]
     assert manifest["generator_output_range"] == list(variant.output_range)
     assert manifest["training"]["epochs"] == 1 and manifest["training"]["steps"] == 1
@@ -95,6 +108,17 @@ def test_onnx_is_valid_with_named_dynamic_batch(exports):
     assert [value.name for value in model.graph.output] == ["images"]
     assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
     assert max(opset.version for opset in model.opset_import if opset.domain in ("", "ai.onnx")) >= 17
+
+
+@pytest.mark.parametrize("name", ["cdcgan", "csngan"])
+def test_conditional_exports_take_noise_and_label(exports, name):
+    _, export_dir = exports[name]
+    model = onnx.load(export_dir / "generator.onnx")
+    assert [value.name for value in model.graph.input] == ["noise", "label"]
+    label = model.graph.input[1].type.tensor_type
+    assert label.elem_type == onnx.TensorProto.INT32 and label.shape.dim[0].dim_param == "batch"
+    backend = backend_for(export_dir, "tflite")
+    assert backend.conditional and backend.input_names == ("noise", "label")
 
 
 def test_savedmodel_signature_and_keras_safe_mode(exports):
@@ -143,7 +167,7 @@ def test_bad_sources_are_refused(exports, tmp_path):
     with pytest.raises(exporter.ExportError, match="not a loadable Keras model"):
         exporter.export(text_file, tmp_path / "out", variant="dcgan")
     discriminator = tmp_path / "discriminator.keras"
-    VARIANTS["dcgan"].build_discriminator().save(discriminator)
+    VARIANTS["dcgan"].make_discriminator().save(discriminator)
     with pytest.raises(exporter.ExportError, match="not a dcgan generator"):
         exporter.export(discriminator, tmp_path / "out", variant="dcgan")
     with pytest.raises(exporter.ExportError, match="pass --variant"):

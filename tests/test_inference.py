@@ -20,7 +20,7 @@ FLOAT32_ARTIFACTS = ("onnx", "tflite", "keras", "savedmodel", "h5")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["dense", "fashiongan", "dcgan"])
+@pytest.mark.parametrize("name", ["dense", "fashiongan", "dcgan", "cdcgan", "sngan", "csngan"])
 def test_sample_is_the_same_from_every_format(exports, name):
     _, export_dir = exports[name]
     reference = inference.load(export_dir, "keras").sample(9, seed=5)
@@ -31,6 +31,23 @@ def test_sample_is_the_same_from_every_format(exports, name):
     for artifact, grey_levels in (("tflite_float16", 1), ("tflite_dynamic", 26)):  # 2e-3 and 1e-1 of 255
         images = inference.load(export_dir, artifact).sample(9, seed=5)
         assert np.abs(images.astype(int) - reference.astype(int)).max() <= grey_levels, artifact
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("artifact", ["onnx", "tflite"])
+def test_conditional_export_samples_by_class_name(exports, artifact):
+    _, export_dir = exports["cdcgan"]
+    sampler = inference.load(export_dir, artifact)
+    assert sampler.conditional and sampler.class_names[7] == "sneaker"
+    sneakers = sampler.sample(4, seed=2, labels=["Sneaker"])
+    np.testing.assert_array_equal(sneakers, sampler.sample(4, seed=2, labels=[7]))
+    assert not np.array_equal(sneakers, sampler.sample(4, seed=2, labels=["bag"]))
+    spread = sampler.labels(20)
+    assert np.bincount(spread, minlength=10).tolist() == [2] * 10
+    with pytest.raises(SamplerError, match="unknown class name 'hat'"):
+        sampler.sample(2, labels=["hat"])
+    with pytest.raises(SamplerError, match="out of range 0-9"):
+        sampler.sample(2, labels=[10])
 
 
 @pytest.mark.slow

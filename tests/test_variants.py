@@ -15,34 +15,37 @@ def test_cli_lists_exactly_the_registry():
 
 
 def test_unknown_variant_names_the_choices():
-    with pytest.raises(Exception, match="choose one of: dense, fashiongan, dcgan"):
+    with pytest.raises(Exception, match="choose one of: dense, fashiongan, dcgan, cdcgan, sngan, csngan"):
         get_variant("wgan")
 
 
-def _noise(variant, count=4, seed=0):
-    return np.random.default_rng(seed).standard_normal((count, variant.latent_dim)).astype(np.float32)
+def _inputs(variant, count=4, seed=0):
+    """Generator inputs: noise, and for a conditional variant labels 0, 1, 2, ..."""
+    noise = np.random.default_rng(seed).standard_normal((count, variant.latent_dim)).astype(np.float32)
+    return [noise, np.arange(count, dtype=np.int32) % variant.num_classes] if variant.conditional else noise
 
 
 @pytest.mark.parametrize("name", ALL_VARIANTS)
 def test_generator_shape_and_output_range(name):
     variant = VARIANTS[name]
-    generator = variant.build_generator(variant.latent_dim)
-    images = np.asarray(generator(_noise(variant), training=False))
+    inputs = _inputs(variant)
+    images = np.asarray(variant.make_generator()(inputs, training=False))
     assert images.shape == (4, *variant.image_shape)
     low, high = variant.output_range
     assert images.min() >= low and images.max() <= high and images.std() > 0
-    logits = np.asarray(variant.build_discriminator()(images))
+    discriminator_inputs = [images, inputs[1]] if variant.conditional else images
+    logits = np.asarray(variant.make_discriminator()(discriminator_inputs))
     assert logits.shape == (4, 1)
 
 
 @pytest.mark.parametrize("name", ALL_VARIANTS)
 def test_config_round_trip_and_keras_reload_in_safe_mode(name, tmp_path):
     variant = VARIANTS[name]
-    generator = variant.build_generator(variant.latent_dim)
+    generator = variant.make_generator()
     clone = keras.Model.from_config(generator.get_config())
     assert clone.get_config() == generator.get_config()
     clone.set_weights(generator.get_weights())
-    noise = _noise(variant)
+    noise = _inputs(variant)
     expected = np.asarray(generator(noise, training=False))
     np.testing.assert_array_equal(np.asarray(clone(noise, training=False)), expected)
     generator.save(tmp_path / "generator.keras")
@@ -58,13 +61,55 @@ def test_one_train_step_is_finite_and_moves_both_networks(name):
     before_d = [w.copy() for w in gan.discriminator.get_weights()]
     low, high = variant.output_range
     real = np.random.default_rng(1).uniform(low, high, (8, 28, 28, 1)).astype(np.float32)
-    logs = gan.train_on_batch(real, return_dict=True)
+    labels = np.arange(8, dtype=np.int32) % 10 if variant.conditional else None
+    logs = gan.train_on_batch(real, labels, return_dict=True)
     assert set(logs) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(np.isfinite(value) for value in logs.values())
     assert 0 <= logs["d_real"] <= 1 and 0 <= logs["d_fake"] <= 1
     assert any(not np.array_equal(a, b) for a, b in zip(before_g, gan.generator.get_weights()))
     assert any(not np.array_equal(a, b) for a, b in zip(before_d, gan.discriminator.get_weights()))
     assert int(gan.g_optimizer.iterations) == 1 and int(gan.d_optimizer.iterations) == 1
+
+
+@pytest.mark.parametrize("name", ["cdcgan", "csngan"])
+def test_conditional_generator_draws_different_images_per_label(name):
+    variant = VARIANTS[name]
+    generator = variant.make_generator()
+    noise = np.repeat(_inputs(variant, 1)[0], 10, axis=0)
+    images = np.asarray(generator([noise, np.arange(10, dtype=np.int32)], training=False))
+    assert all(not np.allclose(images[0], image) for image in images[1:])
+    assert [tensor.name for tensor in generator.inputs] == ["noise", "label"]
+
+
+def test_sngan_discriminator_is_spectrally_normalised_after_a_step():
+    """Keras' SpectralNormalization divides each kernel by its largest singular value."""
+    gan = build_gan(TrainConfig(variant="sngan").resolved())
+    real = np.random.default_rng(3).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    gan.train_on_batch(real)
+    wrapped = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert len(wrapped) == 4
+    for layer in wrapped:
+        gan.discriminator(real, training=True)  # one more power iteration per call
+        kernel = np.asarray(layer.kernel).reshape(-1, layer.kernel.shape[-1])
+        assert np.linalg.norm(kernel, 2) == pytest.approx(1.0, abs=0.1)
+
+
+def test_ema_generator_is_the_moving_average_and_the_raw_one_keeps_training():
+    from model.train import sampling_generator
+
+    config = TrainConfig(variant="dense", ema_momentum=0.5).resolved()
+    gan = build_gan(config)
+    real = np.random.default_rng(4).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    gan.train_on_batch(real)
+    after_first = [np.array(w) for w in gan.generator.trainable_weights]
+    gan.train_on_batch(real)
+    ema = sampling_generator(gan, "dense")
+    for average, first, raw in zip(ema.trainable_weights, after_first, gan.generator.trainable_weights):
+        np.testing.assert_allclose(np.asarray(average), 0.5 * np.asarray(first) + 0.5 * np.asarray(raw), atol=1e-6)
+    raw_gan = build_gan(TrainConfig(variant="dense", ema_momentum=0).resolved())
+    raw_gan.train_on_batch(real)
+    for exported, raw in zip(sampling_generator(raw_gan, "dense").weights, raw_gan.generator.weights):
+        np.testing.assert_array_equal(np.asarray(exported), np.asarray(raw))
 
 
 @pytest.mark.parametrize("loss", ["bce", "hinge", "lsgan", "wgan-gp"])

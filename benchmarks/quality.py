@@ -1,0 +1,186 @@
+"""Train every variant on real Fashion-MNIST with the same budget (epochs), export each to ONNX,
+evaluate it with `fashiongan evaluate`'s evaluator, and print (and optionally write into the
+README) one table with the hardware, the budget, the real-data floor and the issue's targets.
+
+    python benchmarks/quality.py --epochs 10 --out runs/quality --readme README.md
+
+Each variant trains with its own recipe settings (batch size, learning rates, loss) and the
+default generator EMA. Runs resume where they stopped, so the script can be stopped and started
+again; a variant whose training is not finished is listed with the epochs it has so far.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inference.errors import FashionGANError  # noqa: E402
+from model.data import write_atomic  # noqa: E402
+from model.variants import VARIANTS  # noqa: E402
+
+ORDER = ("cdcgan", "csngan", "sngan", "dcgan", "dense", "fashiongan")
+README_BEGIN, README_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
+COLLAPSED_SHARE = 0.02  # a class drawn at under a fifth of its share in the data
+
+
+def hardware() -> str:
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = {tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus}
+        return f"{len(gpus)}× {', '.join(sorted(names))}"
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor() or "CPU")
+    return f"{len(os.sched_getaffinity(0))} CPU cores ({model}), no GPU"
+
+
+def training_record(run: Path) -> dict:
+    """Epochs done and training seconds, from the run's history.csv."""
+    history = run / "history.csv"
+    if not history.is_file():
+        return {"epochs": 0, "train_seconds": 0.0}
+    rows = list(csv.DictReader(history.open()))
+    config = json.loads((run / "config.json").read_text())
+    seconds, previous_step = 0.0, 0
+    for row in rows:
+        step = int(row["step"])
+        seconds += (step - previous_step) * config["batch_size"] / float(row["images_per_second"])
+        previous_step = step
+    return {"epochs": int(rows[-1]["epoch"]) if rows else 0, "train_seconds": seconds}
+
+
+def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None) -> dict:
+    from export import exporter
+    from model.evaluate import evaluate
+    from model.train import CONFIG_FILE, TrainConfig, train
+
+    run, export_dir, result_path = root / name, root / f"{name}-export", root / f"{name}.json"
+    done = training_record(run)["epochs"] if (run / CONFIG_FILE).is_file() else 0
+    if result_path.is_file() and json.loads(result_path.read_text())["epochs"] >= epochs:
+        return json.loads(result_path.read_text())
+    if done < epochs:
+        config = TrainConfig(variant=name, epochs=epochs, out=str(run), data_dir=data_dir)
+        train(config, resume=(run / CONFIG_FILE).is_file(), verbose=2)
+    exporter.export(run, export_dir, formats=("onnx",))
+    result = evaluate(export_dir, "fashion_mnist", n=n, data_dir=data_dir)
+    result.update(variant=name, classic=VARIANTS[name].classic, **training_record(run),
+                  batch_size=json.loads((run / CONFIG_FILE).read_text())["batch_size"], hardware=hardware())
+    write_atomic(result_path, json.dumps(result, indent=2).encode())
+    return result
+
+
+def table(results: list[dict], epochs: int) -> str:
+    floor = results[0]["real_floor"]
+    lines = [
+        f"Budget: {epochs} epochs of the 60,000 training images per variant, each with its recipe's "
+        f"batch size and learning rates and a generator EMA (momentum 0.999); hardware: "
+        f"{results[0]['hardware']}. Figures: n={results[0]['n']} ONNX samples against the test split, "
+        f"in the features of classifier v{results[0]['classifier']['version']} "
+        f"(test accuracy {results[0]['classifier']['test_accuracy']:.4f}).",
+        "",
+        "| variant | epochs | batch | train time | FD ↓ | classifier score ↑ | precision ↑ | recall ↑ "
+        "| smallest class share ↑ | classes under 0.02 | label agreement ↑ |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        figures = result["generator"]
+        agreement = figures.get("label_agreement")
+        kind = "" if result["classic"] else " (new)"
+        lines.append(
+            f"| `{result['variant']}`{kind} | {result['epochs']} | {result['batch_size']} "
+            f"| {result['train_seconds'] / 60:.1f} min | {figures['frechet_distance']:.1f} "
+            f"| {figures['classifier_score']:.2f} | {figures['precision']:.3f} | {figures['recall']:.3f} "
+            f"| {figures['smallest_class_share']:.3f} "
+            f"| {sum(share < COLLAPSED_SHARE for share in figures['class_shares'])} "
+            f"| {'' if agreement is None else f'{agreement:.3f}'} |"
+        )
+    lines.append(
+        f"| real floor (train vs test) | | | | {floor['frechet_distance']:.2f} | {floor['classifier_score']:.2f} "
+        f"| {floor['precision']:.3f} | {floor['recall']:.3f} | {floor['smallest_class_share']:.3f} | 0 | |"
+    )
+    return "\n".join(lines)
+
+
+def targets(results: list[dict], epochs: int) -> list[str]:
+    """The issue's targets, each with what was measured and whether it was met."""
+    finished = [r for r in results if r["epochs"] >= epochs]
+    classic = [r for r in finished if r["classic"]]
+    new = [r for r in finished if not r["classic"]]
+    if not classic or not new:
+        return ["targets: need at least one finished classic and one finished new variant"]
+
+    def fd(result):
+        return result["generator"]["frechet_distance"]
+
+    best_classic, best_new = min(classic, key=fd), min(new, key=fd)
+    figures = best_new["generator"]
+    checks = [
+        (f"best new FD ({best_new['variant']}, {fd(best_new):.1f}) <= half the best classic "
+         f"({best_classic['variant']}, {fd(best_classic):.1f})", fd(best_new) <= fd(best_classic) / 2),
+        (f"its recall {figures['recall']:.3f} >= 0.8", figures["recall"] >= 0.8),
+        (f"its smallest class share {figures['smallest_class_share']:.3f} >= 0.05",
+         figures["smallest_class_share"] >= 0.05),
+    ]
+    for result in new:
+        if "label_agreement" in result["generator"]:
+            agreement = result["generator"]["label_agreement"]
+            checks.append((f"{result['variant']} label agreement {agreement:.3f} >= 0.90", agreement >= 0.9))
+    unfinished = [f"{r['variant']} ({r['epochs']}/{epochs} epochs)" for r in results if r["epochs"] < epochs]
+    lines = [f"- {'met' if ok else 'NOT met'}: {text}" for text, ok in checks]
+    if unfinished:
+        lines.append(f"- not finished yet, left out of the targets: {', '.join(unfinished)}")
+    return lines
+
+
+def write_readme(readme: Path, block: str) -> None:
+    text = readme.read_text()
+    if README_BEGIN not in text or README_END not in text:
+        raise FashionGANError(f"{readme}: no {README_BEGIN} ... {README_END} block to fill")
+    head, rest = text.split(README_BEGIN, 1)
+    tail = rest.split(README_END, 1)[1]
+    write_atomic(readme, f"{head}{README_BEGIN}\n{block}\n{README_END}{tail}".encode())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--variants", nargs="+", default=list(ORDER), choices=list(VARIANTS))
+    parser.add_argument("--out", default="runs/quality")
+    parser.add_argument("--n", type=int, default=10000, help="samples per evaluation")
+    parser.add_argument("--data-dir")
+    parser.add_argument("--readme", help="write the table between the quality-table markers of this file")
+    parser.add_argument("--report-only", action="store_true", help="tabulate what has been evaluated, train nothing")
+    args = parser.parse_args()
+    root = Path(args.out)
+    results = []
+    for name in args.variants:
+        if args.report_only:
+            path = root / f"{name}.json"
+            if path.is_file():
+                results.append(json.loads(path.read_text()))
+            continue
+        started = time.perf_counter()
+        results.append(run_variant(name, args.epochs, root, args.n, args.data_dir))
+        print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
+    if not results:
+        raise FashionGANError(f"no results under {root}")
+    block = table(results, args.epochs) + "\n\n" + "\n".join(targets(results, args.epochs))
+    print(block)
+    if args.readme:
+        write_readme(Path(args.readme), block)
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except FashionGANError as error:
+        sys.exit(f"quality: {error}")
