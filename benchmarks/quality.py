@@ -28,6 +28,7 @@ from model.variants import VARIANTS  # noqa: E402
 ORDER = ("cdcgan", "csngan", "sngan", "dcgan", "dense", "fashiongan")
 README_BEGIN, README_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
 COLLAPSED_SHARE = 0.02  # a class drawn at under a fifth of its share in the data
+SHIP_LIMIT_BYTES = 15_000_000
 
 
 def hardware() -> str:
@@ -140,6 +141,38 @@ def targets(results: list[dict], epochs: int) -> list[str]:
     return lines
 
 
+def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path | None) -> dict:
+    """Export the best finished new variant (lowest FD) as the packaged generator: ONNX, a
+    dynamic-range int8 TFLite, manifest.json and evaluation.json (both files evaluated)."""
+    import inference
+    from export import exporter
+    from inference.grid import save_grid
+    from model.evaluate import evaluate
+
+    finished = [r for r in results if r["epochs"] >= epochs and not r["classic"]]
+    if not finished:
+        raise FashionGANError("no finished new variant to ship")
+    best = min(finished, key=lambda r: r["generator"]["frechet_distance"])
+    exporter.export(root / best["variant"], folder, formats=("onnx", "tflite"), tflite_quants=("dynamic",))
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    if size > SHIP_LIMIT_BYTES:
+        raise FashionGANError(f"{folder}: {size / 1e6:.1f} MB is over the {SHIP_LIMIT_BYTES / 1e6:.0f} MB limit")
+    evaluation = {
+        "variant": best["variant"], "epochs": best["epochs"], "hardware": best["hardware"],
+        "train_seconds": best["train_seconds"], "reproduce": f"python benchmarks/quality.py --epochs {epochs} "
+        f"--ship {folder}",
+        "formats": {artifact: evaluate(folder, "fashion_mnist", n=best["n"], format=artifact)
+                    for artifact in ("onnx", "tflite_dynamic")},
+    }
+    for result in evaluation["formats"].values():
+        result["model"] = str(folder)
+    write_atomic(folder / "evaluation.json", json.dumps(evaluation, indent=2).encode())
+    if grid is not None:
+        sampler = inference.load(folder, "onnx")
+        save_grid(sampler.sample(100, seed=0), grid, nrow=10, scale=2)
+    return evaluation
+
+
 def write_readme(readme: Path, block: str) -> None:
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
@@ -158,6 +191,8 @@ def main() -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--readme", help="write the table between the quality-table markers of this file")
     parser.add_argument("--report-only", action="store_true", help="tabulate what has been evaluated, train nothing")
+    parser.add_argument("--ship", help="export the best new variant into this folder (e.g. pretrained/fashion_mnist)")
+    parser.add_argument("--ship-grid", help="with --ship: write a 10x10 sample grid PNG here")
     args = parser.parse_args()
     root = Path(args.out)
     results = []
@@ -176,6 +211,12 @@ def main() -> int:
     print(block)
     if args.readme:
         write_readme(Path(args.readme), block)
+    if args.ship:
+        shipped = ship(results, args.epochs, root, Path(args.ship), Path(args.ship_grid) if args.ship_grid else None)
+        for artifact, result in shipped["formats"].items():
+            figures = result["generator"]
+            print(f"shipped {shipped['variant']} ({artifact}): FD {figures['frechet_distance']:.1f}, "
+                  f"recall {figures['recall']:.3f}, label agreement {figures.get('label_agreement', float('nan')):.3f}")
     return 0
 
 

@@ -182,6 +182,24 @@ def run_sample(args) -> int:
     return 0
 
 
+def run_demo(args) -> int:
+    from demo.server import serve
+
+    serve(args.export, port=args.port, host=args.host)
+    return 0
+
+
+def add_demo_parser(commands) -> None:
+    parser = commands.add_parser(
+        "demo", help="serve a phone-sized page that runs an export's TFLite generator in the browser",
+        description="Serve the demo page, LiteRT.js and an export folder on the loopback interface; the "
+        "page loads the TFLite generator and runs it in the browser (no TensorFlow needed here).")
+    parser.add_argument("export", nargs="?", help="export folder (default: pretrained/fashion_mnist)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.set_defaults(handler=run_demo)
+
+
 def add_sample_parser(commands) -> None:
     parser = commands.add_parser(
         "sample",
@@ -262,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_export_parser(commands)
     add_sample_parser(commands)
+    add_demo_parser(commands)
     add_quality_parsers(commands)
     commands.add_parser("variants", help="list the GAN variants").set_defaults(handler=run_variants)
     data_parser = commands.add_parser(

@@ -183,7 +183,10 @@ def test_sample_cli_writes_grid_and_npy_and_refuses_bad_input(exports, tmp_path)
 
 @pytest.mark.slow
 def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_path):
-    """A fresh virtual environment with only the base package: no TensorFlow anywhere."""
+    """A fresh virtual environment with only the base package: no TensorFlow anywhere. It samples
+    test exports and the packaged generator."""
+    from PIL import Image
+
     _, export_dir = exports["dcgan"]
     environment = tmp_path / "base-venv"
     venv.create(environment, with_pip=True)
@@ -205,9 +208,58 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_pa
         assert result.returncode == 0, result.stderr
         expected = inference.load(export_dir, "keras").sample(4, seed=2)
         assert np.abs(np.load(npy).astype(int) - expected.astype(int)).max() <= 1
+    grid = tmp_path / "pretrained.png"
+    shipped = subprocess.run([fashiongan, "sample", "pretrained/fashion_mnist", "--n", "64", "--out", str(grid)],
+                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert shipped.returncode == 0, shipped.stderr
+    assert "(onnx)" in shipped.stdout and Image.open(grid).size == ((8 * 30 + 2) * 2, (8 * 30 + 2) * 2)
+    demo = subprocess.Popen([fashiongan, "demo", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        url = demo.stdout.readline().split(" at ", 1)[1].split()[0]
+        import urllib.request
+
+        manifest = json.loads(urllib.request.urlopen(f"{url}model/manifest.json", timeout=30).read())
+        assert manifest["dataset"] == "fashion_mnist"
+        wasm = urllib.request.urlopen(f"{url}vendor/litertjs-core/wasm/litert_wasm_compat_internal.wasm", timeout=30)
+        assert wasm.headers["Content-Type"] == "application/wasm" and wasm.read(4) == b"\0asm"
+        assert b"app.js" in urllib.request.urlopen(url, timeout=30).read()
+    finally:
+        demo.terminate()
+        demo.wait(timeout=10)
     check = subprocess.run(
         [python, "-c", "import sys, inference; inference.load(sys.argv[1]).sample(2); "
                        "print('tensorflow' in sys.modules)", str(export_dir)],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )
     assert check.returncode == 0 and check.stdout.strip() == "False", check.stderr
+
+
+PRETRAINED = ROOT / "pretrained" / "fashion_mnist"
+
+
+def test_pretrained_generator_verifies_and_is_small():
+    from inference.manifest import read_manifest, verify_artifact
+    from model.variants import VARIANTS
+
+    manifest = read_manifest(PRETRAINED)
+    assert set(manifest["artifacts"]) == {"onnx", "tflite_dynamic"}
+    for record in manifest["artifacts"].values():
+        verify_artifact(PRETRAINED, record)
+    assert sum(path.stat().st_size for path in PRETRAINED.rglob("*") if path.is_file()) < 15_000_000
+    variant = VARIANTS[manifest["variant"]]
+    assert not variant.classic and manifest["dataset"] == "fashion_mnist"
+    evaluation = json.loads((PRETRAINED / "evaluation.json").read_text())
+    assert evaluation["variant"] == manifest["variant"] and set(evaluation["formats"]) == {"onnx", "tflite_dynamic"}
+    onnx_figures = evaluation["formats"]["onnx"]["generator"]
+    floor = evaluation["formats"]["onnx"]["real_floor"]
+    assert floor["frechet_distance"] < onnx_figures["frechet_distance"] and 0 < onnx_figures["recall"] <= 1
+
+
+def test_pretrained_generator_samples_by_class_when_conditional():
+    onnx_sampler = inference.load(PRETRAINED, "onnx")
+    tflite_sampler = inference.load(PRETRAINED, "tflite_dynamic")
+    labels = ["sneaker", "trouser"] if onnx_sampler.conditional else None
+    images = onnx_sampler.sample(2, seed=3, labels=labels)
+    assert images.shape == (2, 28, 28) and images.dtype == np.uint8 and images.std() > 10
+    assert np.abs(tflite_sampler.sample(2, seed=3, labels=labels).astype(int) - images.astype(int)).mean() < 8

@@ -1,0 +1,92 @@
+"""`fashiongan demo`: serve the demo page, its vendored LiteRT.js files and one export folder on
+the loopback interface. Standard library only (no TensorFlow); the page does the inference."""
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import posixpath
+import sys
+import urllib.parse
+from pathlib import Path
+
+from inference.errors import FashionGANError
+from inference.manifest import MANIFEST_FILE, ManifestError, read_manifest, verify_artifact
+
+PAGE_DIR = Path(__file__).resolve().parent
+PRETRAINED = Path("pretrained") / "fashion_mnist"
+MODEL_PREFIX = "/model/"
+TFLITE_ARTIFACTS = ("tflite", "tflite_float16", "tflite_dynamic")
+TYPES = {".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json",
+         ".tflite": "application/octet-stream", ".html": "text/html; charset=utf-8"}
+
+
+def default_export() -> Path:
+    """The packaged generator: pretrained/fashion_mnist in the working directory, else beside
+    the package (a repository checkout)."""
+    for root in (Path.cwd(), PAGE_DIR.parent):
+        if (root / PRETRAINED / MANIFEST_FILE).is_file():
+            return root / PRETRAINED
+    return PRETRAINED
+
+
+def check_export(folder: Path) -> list[str]:
+    """Refuse a folder that is not an export; return warnings for a TFLite file that is missing
+    or fails its checksum (the page then shows the error itself)."""
+    if not folder.is_dir():
+        raise FashionGANError(f"{folder}: no such export folder")
+    manifest = read_manifest(folder)
+    present = [name for name in TFLITE_ARTIFACTS if name in manifest.get("artifacts", {})]
+    if not present:
+        return [f"{folder} has no TFLite artifact; the page will say so"]
+    try:
+        verify_artifact(folder, manifest["artifacts"][present[0]])
+    except ManifestError as error:
+        return [f"{error}; the page will show the load error"]
+    return []
+
+
+class DemoHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the page folder, and the export folder under /model/; nothing else."""
+
+    extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
+
+    def __init__(self, *args, export_dir: Path, **kwargs):
+        self.export_dir = export_dir
+        super().__init__(*args, directory=str(PAGE_DIR), **kwargs)
+
+    def translate_path(self, path: str) -> str:
+        path = posixpath.normpath(urllib.parse.unquote(urllib.parse.urlsplit(path).path))
+        if path.startswith(MODEL_PREFIX):
+            root, relative = self.export_dir, path[len(MODEL_PREFIX):]
+        else:
+            root, relative = PAGE_DIR, path.lstrip("/")
+            if relative.endswith(".py") or relative.startswith("__pycache__"):
+                return str(PAGE_DIR / "__not_served__")
+        return str(root / relative) if relative else str(root / "index.html")
+
+    def end_headers(self):
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args) -> None:
+        if os.environ.get("FASHIONGAN_DEMO_LOG"):
+            super().log_message(format, *args)
+
+
+def serve(export_dir: str | os.PathLike | None = None, port: int = 8000, host: str = "127.0.0.1") -> None:
+    """Serve until interrupted; prints the address (port 0 picks a free one)."""
+    folder = Path(export_dir) if export_dir else default_export()
+    for warning in check_export(folder):
+        print(f"warning: {warning}", file=sys.stderr)
+    handler = functools.partial(DemoHandler, export_dir=folder.resolve())
+    try:
+        server = http.server.ThreadingHTTPServer((host, port), handler)
+    except OSError as error:
+        raise FashionGANError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    with server:
+        print(f"demo of {folder} at http://{host}:{server.server_port}/ (Ctrl-C stops it)", flush=True)
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            pass

@@ -1,0 +1,147 @@
+"""The browser demo in a real browser: Debian's Chromium, headless, driven by Playwright, against
+`fashiongan demo` on a free loopback port."""
+import os
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import inference
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = Path("/usr/bin/chromium")
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium for the demo tests")
+        pytest.skip("no /usr/bin/chromium (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), timeout=LOAD_TIMEOUT_MS)
+        yield browser
+        browser.close()
+
+
+class DemoServer:
+    """`fashiongan demo FOLDER --port 0` in a subprocess; always stopped on exit."""
+
+    def __init__(self, folder: Path):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "model.cli", "demo", str(folder), "--port", "0"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+
+    def __enter__(self) -> str:
+        ready, _, _ = select.select([self.process.stdout], [], [], 60)
+        line = self.process.stdout.readline() if ready else ""
+        if "http://127.0.0.1:" not in line:
+            self.__exit__()
+            pytest.fail(f"demo server did not start: {line!r} {self.process.stderr.read()[-2000:]}")
+        return line.split(" at ", 1)[1].split()[0]
+
+    def __exit__(self, *exc_info):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def open_page(browser, url: str):
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone's screen
+    page.set_default_timeout(LOAD_TIMEOUT_MS)
+    page.goto(url)
+    page.wait_for_function("['ready', 'error'].includes(document.body.dataset.state)")
+    return page
+
+
+def grid_tiles(page) -> np.ndarray:
+    """The canvas as 16 grey tiles of 28×28."""
+    pixels = page.evaluate("""() => {
+        const canvas = document.getElementById('grid');
+        return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
+    }""")
+    grey = np.array(pixels, dtype=np.uint8).reshape(116, 116, 4)[..., 0]
+    return np.stack([grey[1 + row * 29 : 29 + row * 29, 1 + col * 29 : 29 + col * 29]
+                     for row in range(4) for col in range(4)])
+
+
+def generate(page, seed: int) -> np.ndarray:
+    page.fill("#seed", str(seed))
+    page.evaluate("() => { document.body.dataset.state = 'busy'; }")
+    page.click("#generate")
+    page.wait_for_function("document.body.dataset.state === 'generated'")
+    return grid_tiles(page)
+
+
+@pytest.mark.parametrize("name", ["dcgan", "cdcgan"])
+def test_page_draws_the_generator_and_matches_python(exports, browser, name, tmp_path):
+    _, export_dir = exports[name]
+    with DemoServer(export_dir) as url:
+        page = open_page(browser, url)
+        assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#error")
+        assert page.is_visible("#class-field") == (name == "cdcgan")
+        first = generate(page, 1)
+        assert first.shape == (16, 28, 28)
+        assert all(tile.max() - tile.min() > 10 for tile in first), "a blank tile"
+        assert "16 images in" in page.inner_text("#status") and " ms " in page.inner_text("#status")
+        assert not np.array_equal(first, generate(page, 2))
+        np.testing.assert_array_equal(first, generate(page, 1))
+
+        manifest = inference.load(export_dir, "tflite").manifest
+        noise = np.random.default_rng(7).standard_normal(manifest["latent_dim"]).astype(np.float32)
+        label = 3
+        from_page = np.array(page.evaluate("([noise, label]) => window.fashiongan.run(noise, label)",
+                                           [noise.tolist(), label]), dtype=np.float32)
+        sampler = inference.load(export_dir, "tflite")
+        from_python = sampler.generate(noise[None], [label] if sampler.conditional else None)
+        assert np.abs(from_page - from_python.reshape(-1)).max() <= 1e-3
+        screenshot = tmp_path / f"demo-{name}.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        assert screenshot.stat().st_size > 1000
+        page.close()
+
+
+def test_missing_or_corrupt_model_shows_the_reason(exports, browser, tmp_path):
+    _, export_dir = exports["dcgan"]
+    missing = Path(shutil.copytree(export_dir, tmp_path / "missing"))
+    (missing / "generator.tflite").unlink()
+    corrupt = Path(shutil.copytree(export_dir, tmp_path / "corrupt"))
+    (corrupt / "generator.tflite").write_bytes(b"not a flatbuffer" * 64)
+    for folder, reason in ((missing, "HTTP 404"), (corrupt, "not a loadable TFLite model")):
+        with DemoServer(folder) as url:
+            page = open_page(browser, url)
+            assert page.evaluate("document.body.dataset.state") == "error"
+            message = page.inner_text("#error")
+            assert page.is_visible("#error") and "The model failed to load" in message and reason in message
+            assert page.is_disabled("#generate")
+            page.close()
+
+
+def test_demo_refuses_a_folder_that_is_not_an_export(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "model.cli", "demo", str(tmp_path / "nowhere"), "--port", "0"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "no such export folder" in result.stderr.strip().splitlines()[-1]
+
+
+def test_vendored_litertjs_matches_its_recorded_checksums():
+    import hashlib
+    import re
+
+    vendor = ROOT / "demo" / "vendor"
+    recorded = re.findall(r"\| `([^`]+)` \| [^|]+\| `([0-9a-f]{64})` \|", (vendor / "README.md").read_text())
+    assert len(recorded) == 4
+    for relative, digest in recorded:
+        assert hashlib.sha256((vendor / relative).read_bytes()).hexdigest() == digest, relative
