@@ -1,0 +1,39 @@
+"""Screenshot the demo page in Debian Chromium (headless, phone-sized) and print the generation
+times it shows: the README's docs/demo-page.png and its 35-72 ms figure.
+
+    python benchmarks/demo_screenshot.py   # needs the test extra (playwright) and /usr/bin/chromium
+"""
+import subprocess
+import sys
+
+from playwright.sync_api import sync_playwright
+
+
+def generate(page, class_value: str) -> str:
+    page.select_option("#class", class_value)
+    page.click("#generate")
+    page.wait_for_function("document.body.dataset.state === 'generated'", timeout=60000)
+    return page.inner_text("#status")
+
+
+def main() -> None:
+    server = subprocess.Popen([sys.executable, "-m", "model.cli", "demo", "--port", "0"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        url = server.stdout.readline().split(" at ", 1)[1].split()[0]
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium")
+            page = browser.new_page(viewport={"width": 390, "height": 760}, device_scale_factor=2)
+            page.goto(url)
+            page.wait_for_function("document.body.dataset.state === 'ready'", timeout=60000)
+            page.fill("#seed", "42")
+            for class_value in ("", "7", ""):  # every class, sneakers, every class again
+                print(generate(page, class_value))
+            page.screenshot(path="docs/demo-page.png", full_page=True)
+            browser.close()
+    finally:
+        server.terminate()
+
+
+if __name__ == "__main__":
+    main()
