@@ -41,11 +41,13 @@ def main() -> None:
         manifest = read_manifest(export_dir)
         variant = get_variant(manifest["variant"])
         noise = np.random.default_rng(0).standard_normal((args.n, variant.latent_dim)).astype(np.float32)
+        labels = np.arange(args.n, dtype=np.int32) % variant.num_classes if variant.conditional else None
         generator = keras.saving.load_model(run / "generator.keras", safe_mode=True)
         low, high = variant.output_range
-        expected = (np.asarray(generator(noise, training=False)) - low) / (high - low)
+        inputs = [noise, labels] if variant.conditional else noise
+        expected = (np.asarray(generator(inputs, training=False)) - low) / (high - low)
         for artifact, record in manifest["artifacts"].items():
-            images = open_artifact(artifact, export_dir / ARTIFACT_PATHS[artifact]).run(noise)
+            images = open_artifact(artifact, export_dir / ARTIFACT_PATHS[artifact]).run(noise, labels)
             difference = np.abs(images - expected)
             print(f"| {variant.name} | {artifact} | {record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e} |")
     print()

@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
@@ -31,49 +29,38 @@ COLLAPSED_SHARE = 0.02  # a class drawn at under a fifth of its share in the dat
 SHIP_LIMIT_BYTES = 15_000_000
 
 
-def hardware() -> str:
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = {tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus}
-        return f"{len(gpus)}× {', '.join(sorted(names))}"
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor() or "CPU")
-    return f"{len(os.sched_getaffinity(0))} CPU cores ({model}), no GPU"
-
-
 def training_record(run: Path) -> dict:
-    """Epochs done and training seconds, from the run's history.csv."""
+    """Epochs done, training seconds (from the run's history.csv) and batch size."""
+    batch_size = json.loads((run / "config.json").read_text())["batch_size"]
     history = run / "history.csv"
-    if not history.is_file():
-        return {"epochs": 0, "train_seconds": 0.0}
-    rows = list(csv.DictReader(history.open()))
-    config = json.loads((run / "config.json").read_text())
+    rows = list(csv.DictReader(history.open())) if history.is_file() else []
     seconds, previous_step = 0.0, 0
     for row in rows:
         step = int(row["step"])
-        seconds += (step - previous_step) * config["batch_size"] / float(row["images_per_second"])
+        seconds += (step - previous_step) * batch_size / float(row["images_per_second"])
         previous_step = step
-    return {"epochs": int(rows[-1]["epoch"]) if rows else 0, "train_seconds": seconds}
+    return {"epochs": int(rows[-1]["epoch"]) if rows else 0, "train_seconds": seconds, "batch_size": batch_size}
 
 
 def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None) -> dict:
     from export import exporter
     from model.evaluate import evaluate
+    from model.runtime import describe_hardware
     from model.train import CONFIG_FILE, TrainConfig, train
 
     run, export_dir, result_path = root / name, root / f"{name}-export", root / f"{name}.json"
-    done = training_record(run)["epochs"] if (run / CONFIG_FILE).is_file() else 0
-    if result_path.is_file() and json.loads(result_path.read_text())["epochs"] >= epochs:
-        return json.loads(result_path.read_text())
-    if done < epochs:
+    if result_path.is_file():
+        earlier = json.loads(result_path.read_text())
+        if earlier["epochs"] >= epochs:
+            return earlier
+    started = (run / CONFIG_FILE).is_file()
+    if not started or training_record(run)["epochs"] < epochs:
         config = TrainConfig(variant=name, epochs=epochs, out=str(run), data_dir=data_dir)
-        train(config, resume=(run / CONFIG_FILE).is_file(), verbose=2)
+        train(config, resume=started, verbose=2)
     exporter.export(run, export_dir, formats=("onnx",))
     result = evaluate(export_dir, "fashion_mnist", n=n, data_dir=data_dir)
     result.update(variant=name, classic=VARIANTS[name].classic, **training_record(run),
-                  batch_size=json.loads((run / CONFIG_FILE).read_text())["batch_size"], hardware=hardware())
+                  hardware=describe_hardware())
     write_atomic(result_path, json.dumps(result, indent=2).encode())
     return result
 

@@ -30,8 +30,8 @@ def tutorial_images_per_second(variant, images, batch_size: int, steps: int, war
     low, high = variant.output_range
     train_images = (images.reshape(-1, 28, 28, 1).astype("float32") / 255.0) * (high - low) + low
     dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(60000).batch(batch_size, drop_remainder=True)
-    generator = variant.build_generator(variant.latent_dim)
-    discriminator = variant.build_discriminator()
+    generator = variant.make_generator()
+    discriminator = variant.make_discriminator()
     generator_optimizer = keras.optimizers.Adam(variant.g_learning_rate)
     discriminator_optimizer = keras.optimizers.Adam(variant.d_learning_rate)
     cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -69,7 +69,7 @@ def project_images_per_second(config, runtime, split, steps: int, warmup: int) -
     from model.variants import get_variant
 
     variant = get_variant(config.variant)
-    gan = build_gan(config, runtime, split.images if runtime.device_data else None)
+    gan = build_gan(config, runtime, split if runtime.device_data else None)
     total = warmup + steps
     dataset = data.make_train_dataset(split, config.batch_size, variant.output_range, total, 0,
                                       indices_only=runtime.device_data)
@@ -94,16 +94,18 @@ def main() -> None:
     args = parser.parse_args()
 
     from model import data
-    from model.runtime import resolve_runtime
+    from model.runtime import describe_hardware, resolve_runtime
     from model.train import TrainConfig
     from model.variants import get_variant
 
+    conditional = [name for name in args.variants.split(",") if get_variant(name).conditional]
+    if conditional:
+        parser.error(f"{', '.join(conditional)}: conditional; the tutorial loop compared against takes no labels")
     runtime = resolve_runtime(args.strategy, args.xla, args.steps_per_execution, args.mixed_precision, args.device_data)
     import tensorflow as tf
 
     split = data.load_dataset("fashion_mnist", "train", args.data_dir)
-    gpus = [tf.config.experimental.get_device_details(g).get("device_name", "GPU") for g in tf.config.list_physical_devices("GPU")]
-    print(f"TensorFlow {tf.__version__}; {os.cpu_count()} CPUs; GPUs: {gpus or 'none'}")
+    print(f"TensorFlow {tf.__version__}; {describe_hardware()}")
     print(f"project runtime: {runtime.describe()}")
     print("| variant | batch | steps | tutorial loop (images/s) | fashiongan (images/s) | ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: |")

@@ -26,7 +26,7 @@ class GAN(keras.Model):
     labels of the real batch, so every class is drawn as often as the data holds it.
 
     The generator's optimizer may keep an exponential moving average of its weights
-    (`use_ema`); `train.copy_ema_weights` reads it for sampling and export."""
+    (`use_ema`); `train.sampling_generator` reads it for sampling and export."""
 
     def __init__(
         self,

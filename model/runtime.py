@@ -117,6 +117,25 @@ def _gpu_mixed_precision(gpus) -> str:
     return "bfloat16" if tuple(capability) >= (8, 0) else "float16"
 
 
+def describe_hardware() -> str:
+    """One line for benchmark reports: the GPUs by name, else the CPU model and usable cores."""
+    import platform
+
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        names = sorted({tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus})
+        return f"{len(gpus)}× {', '.join(names)}"
+    try:
+        lines = open("/proc/cpuinfo").read().splitlines()
+    except OSError:
+        lines = []
+    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+                 platform.processor() or "CPU")
+    return f"{len(os.sched_getaffinity(0))} CPU cores ({model}), no GPU"
+
+
 def cpu_has_bfloat16() -> bool:
     """Whether this x86 processor has native bfloat16 arithmetic (Linux's /proc/cpuinfo flags)."""
     try:

@@ -100,12 +100,11 @@ def test_page_draws_the_generator_and_matches_python(exports, browser, name, tmp
         assert not np.array_equal(first, generate(page, 2))
         np.testing.assert_array_equal(first, generate(page, 1))
 
-        manifest = inference.load(export_dir, "tflite").manifest
-        noise = np.random.default_rng(7).standard_normal(manifest["latent_dim"]).astype(np.float32)
+        sampler = inference.load(export_dir, "tflite")
+        noise = np.random.default_rng(7).standard_normal(sampler.latent_dim).astype(np.float32)
         label = 3
         from_page = np.array(page.evaluate("([noise, label]) => window.fashiongan.run(noise, label)",
                                            [noise.tolist(), label]), dtype=np.float32)
-        sampler = inference.load(export_dir, "tflite")
         from_python = sampler.generate(noise[None], [label] if sampler.conditional else None)
         assert np.abs(from_page - from_python.reshape(-1)).max() <= 1e-3
         screenshot = tmp_path / f"demo-{name}.png"
