@@ -99,3 +99,63 @@ def test_evaluate_any_format_beside_the_floor(exports, tiny_data_dir, tmp_path):
     assert __import__("json").loads(path.read_text())["n"] == 12
     with pytest.raises(Exception, match="larger than k=5"):
         evaluate(export_dir, "fashion_mnist", n=3, data_dir=str(tiny_data_dir))
+
+
+def _quality_script():
+    """benchmarks/quality.py is a script, not a package module: load it from its path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
+    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _result(variant, classic, fd, recall=0.9, shares=(0.1,) * 10, epochs=10, agreement=None):
+    generator = {"frechet_distance": fd, "classifier_score": 8.0, "precision": 0.9, "recall": recall,
+                 "class_shares": list(shares), "smallest_class_share": min(shares)}
+    if agreement is not None:
+        generator["label_agreement"] = agreement
+    return {"variant": variant, "classic": classic, "epochs": epochs, "batch_size": 64, "train_seconds": 60.0,
+            "generator": generator, "hardware": "test", "n": 100,
+            "classifier": {"version": 1, "test_accuracy": 0.92},
+            "real_floor": {"frechet_distance": 0.4, "classifier_score": 8.4, "precision": 0.95, "recall": 0.95,
+                           "smallest_class_share": 0.095}}
+
+
+def test_quality_targets_compare_the_best_finished_new_variant_with_the_best_classic():
+    script = _quality_script()
+    results = [
+        _result("cdcgan", False, 40.0, recall=0.85, agreement=0.93),
+        _result("sngan", False, 45.0, recall=0.6),
+        _result("csngan", False, 10.0, recall=0.1, epochs=3, agreement=0.5),
+        _result("dcgan", True, 80.0),
+        _result("dense", True, 300.0, shares=(0.0,) * 9 + (1.0,)),
+    ]
+    lines = script.targets(results, epochs=10)
+    assert lines[0] == "- met: best new FD (cdcgan, 40.0) <= half the best classic (dcgan, 80.0)"
+    assert lines[1:4] == ["- met: its recall 0.850 >= 0.8", "- met: its smallest class share 0.100 >= 0.05",
+                          "- met: cdcgan label agreement 0.930 >= 0.90"]
+    assert lines[-1] == "- not finished yet, left out of the targets: csngan (3/10 epochs)"
+
+    results[0]["generator"].update(frechet_distance=46.0, recall=0.7)
+    lines = script.targets(results, epochs=10)
+    assert lines[0].startswith("- NOT met: best new FD (sngan, 45.0)") and lines[1] == "- NOT met: its recall 0.600 >= 0.8"
+    rows = script.table(results, epochs=10).splitlines()
+    assert len([row for row in rows if row.startswith("| `")]) == len(results)
+    assert "| `dense` | 10 | 64 | 1.0 min | 300.0 |" in script.table(results, 10) and "| 9 |" in rows[-2]
+    assert rows[-1].startswith("| real floor (train vs test) | | | | 0.40 |")
+
+
+def test_quality_readme_block_is_replaced_between_its_markers_only(tmp_path):
+    script = _quality_script()
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{script.README_BEGIN}\nold table\n{script.README_END}\noutro\n")
+    script.write_readme(readme, "new table")
+    assert readme.read_text() == f"intro\n{script.README_BEGIN}\nnew table\n{script.README_END}\noutro\n"
+    readme.write_text("no markers\n")
+    with pytest.raises(script.FashionGANError, match="quality-table"):
+        script.write_readme(readme, "new table")
+    assert readme.read_text() == "no markers\n"
