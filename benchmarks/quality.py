@@ -6,7 +6,8 @@ README) one table with the hardware, the budget, the real-data floor and the iss
 
 Each variant trains with its own recipe settings (batch size, learning rates, loss) and the
 default generator EMA. Runs resume where they stopped, so the script can be stopped and started
-again; a variant whose training is not finished is listed with the epochs it has so far.
+again; with --report-only, a variant still in training is listed with the epochs it has so far
+and no figures, and is left out of the targets.
 """
 from __future__ import annotations
 
@@ -65,20 +66,34 @@ def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None
     return result
 
 
+def in_training(name: str, root: Path) -> dict | None:
+    """A run with no evaluation yet: its epochs and training time so far, without figures."""
+    if not (root / name / "config.json").is_file():
+        return None
+    return {"variant": name, "classic": VARIANTS[name].classic, **training_record(root / name)}
+
+
 def table(results: list[dict], epochs: int) -> str:
-    floor = results[0]["real_floor"]
+    evaluated = [result for result in results if "generator" in result]
+    first = evaluated[0]
+    floor = first["real_floor"]
     lines = [
         f"Budget: {epochs} epochs of the 60,000 training images per variant, each with its recipe's "
         f"batch size and learning rates and a generator EMA (momentum 0.999); hardware: "
-        f"{results[0]['hardware']}. Figures: n={results[0]['n']} ONNX samples against the test split, "
-        f"in the features of classifier v{results[0]['classifier']['version']} "
-        f"(test accuracy {results[0]['classifier']['test_accuracy']:.4f}).",
+        f"{first['hardware']}. Figures: n={first['n']} ONNX samples against the test split, "
+        f"in the features of classifier v{first['classifier']['version']} "
+        f"(test accuracy {first['classifier']['test_accuracy']:.4f}).",
         "",
         "| variant | epochs | batch | train time | FD ↓ | classifier score ↑ | precision ↑ | recall ↑ "
         "| smallest class share ↑ | classes under 0.02 | label agreement ↑ |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
+        if "generator" not in result:
+            state = "training" if result["epochs"] < epochs else "not evaluated"
+            lines.append(f"| `{result['variant']}` | {result['epochs']} ({state}) | {result['batch_size']} "
+                         f"| {result['train_seconds'] / 60:.1f} min | | | | | | | |")
+            continue
         figures = result["generator"]
         agreement = figures.get("label_agreement")
         kind = "" if result["classic"] else " (new)"
@@ -99,7 +114,7 @@ def table(results: list[dict], epochs: int) -> str:
 
 def targets(results: list[dict], epochs: int) -> list[str]:
     """The issue's targets, each with what was measured and whether it was met."""
-    finished = [r for r in results if r["epochs"] >= epochs]
+    finished = [r for r in results if r["epochs"] >= epochs and "generator" in r]
     classic = [r for r in finished if r["classic"]]
     new = [r for r in finished if not r["classic"]]
     if not classic or not new:
@@ -121,7 +136,8 @@ def targets(results: list[dict], epochs: int) -> list[str]:
         if "label_agreement" in result["generator"]:
             agreement = result["generator"]["label_agreement"]
             checks.append((f"{result['variant']} label agreement {agreement:.3f} >= 0.90", agreement >= 0.9))
-    unfinished = [f"{r['variant']} ({r['epochs']}/{epochs} epochs)" for r in results if r["epochs"] < epochs]
+    unfinished = [f"{r['variant']} ({r['epochs']}/{epochs} epochs)" if r["epochs"] < epochs
+                  else f"{r['variant']} (not evaluated)" for r in results if r not in finished]
     lines = [f"- {'met' if ok else 'NOT met'}: {text}" for text, ok in checks]
     if unfinished:
         lines.append(f"- not finished yet, left out of the targets: {', '.join(unfinished)}")
@@ -136,7 +152,7 @@ def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path 
     from inference.grid import save_grid
     from model.evaluate import evaluate
 
-    finished = [r for r in results if r["epochs"] >= epochs and not r["classic"]]
+    finished = [r for r in results if r["epochs"] >= epochs and not r["classic"] and "generator" in r]
     if not finished:
         raise FashionGANError("no finished new variant to ship")
     best = min(finished, key=lambda r: r["generator"]["frechet_distance"])
@@ -186,14 +202,15 @@ def main() -> int:
     for name in args.variants:
         if args.report_only:
             path = root / f"{name}.json"
-            if path.is_file():
-                results.append(json.loads(path.read_text()))
+            result = json.loads(path.read_text()) if path.is_file() else in_training(name, root)
+            if result is not None:
+                results.append(result)
             continue
         started = time.perf_counter()
         results.append(run_variant(name, args.epochs, root, args.n, args.data_dir))
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
-    if not results:
-        raise FashionGANError(f"no results under {root}")
+    if not any("generator" in result for result in results):
+        raise FashionGANError(f"no evaluated runs under {root}")
     block = table(results, args.epochs) + "\n\n" + "\n".join(targets(results, args.epochs))
     print(block)
     if args.readme:

@@ -149,6 +149,20 @@ def test_quality_targets_compare_the_best_finished_new_variant_with_the_best_cla
     assert rows[-1].startswith("| real floor (train vs test) | | | | 0.40 |")
 
 
+def test_quality_report_lists_runs_in_training_without_counting_them():
+    script = _quality_script()
+    evaluated = [_result("cdcgan", False, 40.0, recall=0.85, agreement=0.93), _result("dcgan", True, 80.0)]
+    in_training = {"variant": "fashiongan", "classic": True, "epochs": 4, "batch_size": 128, "train_seconds": 2880.0}
+    not_evaluated = dict(in_training, variant="sngan", classic=False, epochs=10)
+    results = [in_training, *evaluated, not_evaluated]
+    rows = script.table(results, epochs=10).splitlines()
+    assert "| `fashiongan` | 4 (training) | 128 | 48.0 min | | | | | | | |" in rows
+    assert "| `sngan` | 10 (not evaluated) | 128 | 48.0 min | | | | | | | |" in rows
+    lines = script.targets(results, epochs=10)
+    assert lines[0] == "- met: best new FD (cdcgan, 40.0) <= half the best classic (dcgan, 80.0)"
+    assert lines[-1] == "- not finished yet, left out of the targets: fashiongan (4/10 epochs), sngan (not evaluated)"
+
+
 def test_quality_readme_block_is_replaced_between_its_markers_only(tmp_path):
     script = _quality_script()
     readme = tmp_path / "README.md"
