@@ -42,7 +42,8 @@ def evaluate(
         raise FashionGANError(f"--n {n} is more than the {len(test.images)} test images")
     net = Classifier(find_classifier(dataset, classifier))
     rng = np.random.default_rng(seed)
-    real_features, _ = net(unit(test.images[rng.permutation(len(test.images))[:n]]))
+    real_order = rng.permutation(len(test.images))[:n]
+    real_features, real_probabilities = net(unit(test.images[real_order]))
     floor_features, floor_probabilities = net(unit(train.images[rng.permutation(len(train.images))[:n]]))
 
     sampler = inference.load(model, format)
@@ -58,8 +59,16 @@ def evaluate(
         "real_floor": _figures(floor_features, floor_probabilities, real_features, info.num_classes, k),
     }
     if labels is not None:
-        result["generator"]["label_agreement"] = float((probabilities.argmax(axis=1) == labels).mean())
+        result["generator"].update(_agreement(probabilities, labels, info.num_classes))
+        result["real_floor"].update(_agreement(real_probabilities, test.labels[real_order], info.num_classes))
     return result
+
+
+def _agreement(probabilities, labels, num_classes: int) -> dict:
+    """Label agreement; on real test images it is the classifier's accuracy, the ceiling that a
+    generator's agreement is read against."""
+    overall, by_class = quality.label_agreement(probabilities, labels, num_classes)
+    return {"label_agreement": overall, "label_agreement_by_class": by_class}
 
 
 def unit(images: np.ndarray) -> np.ndarray:
@@ -79,6 +88,12 @@ def format_table(result: dict) -> str:
         floor = result["real_floor"].get(key)
         lines.append(f"{title:<22} {pattern.format(result['generator'][key]):>10} "
                      f"{pattern.format(floor) if floor is not None else '':>11}")
+    if "label_agreement_by_class" in result["generator"]:
+        names = data.get_dataset_info(result["dataset"]).class_names
+        lines.append("label agreement by class (generator / real test images, i.e. the classifier's accuracy):")
+        lines += [f"  {name:<20} {generated:>10.3f} {real:>11.3f}" for name, generated, real in
+                  zip(names, result["generator"]["label_agreement_by_class"],
+                      result["real_floor"]["label_agreement_by_class"])]
     return "\n".join(lines)
 
 

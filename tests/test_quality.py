@@ -44,6 +44,14 @@ def test_class_shares():
     assert quality.class_shares(probabilities, 3).tolist() == [0.5, 0.25, 0.25]
 
 
+def test_label_agreement_known_answer_overall_and_per_class():
+    probabilities = np.eye(3)[[0, 1, 1, 2, 0]]
+    overall, by_class = quality.label_agreement(probabilities, np.array([0, 1, 0, 2, 0]), 3)
+    assert overall == pytest.approx(0.8) and by_class[1:] == [1.0, 1.0] and by_class[0] == pytest.approx(2 / 3)
+    _, by_class = quality.label_agreement(probabilities, np.array([0, 0, 0, 2, 0]), 3)
+    assert np.isnan(by_class[1])
+
+
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
 def test_packaged_classifier_reports_accuracy_above_the_bar(dataset):
     folder = find_classifier(dataset)
@@ -101,6 +109,27 @@ def test_evaluate_any_format_beside_the_floor(exports, tiny_data_dir, tmp_path):
         evaluate(export_dir, "fashion_mnist", n=3, data_dir=str(tiny_data_dir))
 
 
+@pytest.mark.slow
+def test_evaluate_conditional_generator_reports_label_agreement_beside_the_classifiers(exports, tiny_data_dir):
+    from model import data
+    from model.classifier import Classifier, find_classifier
+    from model.evaluate import evaluate, format_table, unit
+
+    _, export_dir = exports["cdcgan"]
+    result = evaluate(export_dir, "fashion_mnist", n=12, data_dir=str(tiny_data_dir), format="onnx")
+    generated, real = result["generator"], result["real_floor"]
+    assert 0 <= generated["label_agreement"] <= 1 and len(generated["label_agreement_by_class"]) == 10
+    # the real side is the classifier's accuracy on the same n test images the figures use
+    test = data.load_dataset("fashion_mnist", "test", str(tiny_data_dir))
+    order = np.random.default_rng(0).permutation(len(test.images))[:12]
+    _, probabilities = Classifier(find_classifier("fashion_mnist"))(unit(test.images[order]))
+    assert real["label_agreement"] == pytest.approx(float((probabilities.argmax(1) == test.labels[order]).mean()))
+    present = [c for c in range(10) if np.any(test.labels[order] == c)]
+    assert all(0 <= real["label_agreement_by_class"][c] <= 1 for c in present)
+    table = format_table(result)
+    assert "label agreement by class" in table and "ankle boot" in table.lower().replace("-", " ")
+
+
 def _quality_script():
     """benchmarks/quality.py is a script, not a package module: load it from its path."""
     import importlib.util
@@ -154,12 +183,15 @@ def test_quality_report_lists_runs_in_training_without_counting_them():
     evaluated = [_result("cdcgan", False, 40.0, recall=0.85, agreement=0.93), _result("dcgan", True, 80.0)]
     in_training = {"variant": "fashiongan", "classic": True, "epochs": 4, "batch_size": 128, "train_seconds": 2880.0}
     not_evaluated = dict(in_training, variant="sngan", classic=False, epochs=10)
+    evaluated[0]["real_floor"]["label_agreement"] = 0.92
     results = [in_training, *evaluated, not_evaluated]
     rows = script.table(results, epochs=10).splitlines()
+    assert rows[-1].endswith("| 0.095 | 0 | 0.920 |") and "accuracy on the same test images" in rows[0]
     assert "| `fashiongan` | 4 (training) | 128 | 48.0 min | | | | | | | |" in rows
     assert "| `sngan` | 10 (not evaluated) | 128 | 48.0 min | | | | | | | |" in rows
     lines = script.targets(results, epochs=10)
     assert lines[0] == "- met: best new FD (cdcgan, 40.0) <= half the best classic (dcgan, 80.0)"
+    assert "- met: cdcgan label agreement 0.930 >= 0.90 (the classifier on real test images: 0.920)" in lines
     assert lines[-1] == "- not finished yet, left out of the targets: fashiongan (4/10 epochs), sngan (not evaluated)"
 
 
