@@ -66,6 +66,11 @@ def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None
     return result
 
 
+def is_finished(result: dict, epochs: int) -> bool:
+    """Trained for the whole budget and evaluated."""
+    return result["epochs"] >= epochs and "generator" in result
+
+
 def in_training(name: str, root: Path) -> dict | None:
     """A run with no evaluation yet: its epochs and training time so far, without figures."""
     if not (root / name / "config.json").is_file():
@@ -120,7 +125,7 @@ def table(results: list[dict], epochs: int) -> str:
 
 def targets(results: list[dict], epochs: int) -> list[str]:
     """The issue's targets, each with what was measured and whether it was met."""
-    finished = [r for r in results if r["epochs"] >= epochs and "generator" in r]
+    finished = [r for r in results if is_finished(r, epochs)]
     classic = [r for r in finished if r["classic"]]
     new = [r for r in finished if not r["classic"]]
     if not classic or not new:
@@ -161,7 +166,7 @@ def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path 
     from inference.grid import save_grid
     from model.evaluate import evaluate
 
-    finished = [r for r in results if r["epochs"] >= epochs and not r["classic"] and "generator" in r]
+    finished = [r for r in results if is_finished(r, epochs) and not r["classic"]]
     if not finished:
         raise FashionGANError("no finished new variant to ship")
     best = min(finished, key=lambda r: r["generator"]["frechet_distance"])

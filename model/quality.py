@@ -79,6 +79,7 @@ def class_shares(probabilities: np.ndarray, num_classes: int) -> np.ndarray:
 def label_agreement(probabilities: np.ndarray, labels: np.ndarray, num_classes: int) -> tuple[float, list[float]]:
     """How often the classifier's prediction is the given label: overall, and per label (NaN for
     a label that does not occur)."""
-    hits = np.asarray(probabilities).argmax(axis=1) == np.asarray(labels)
+    labels = np.asarray(labels)
+    hits = np.asarray(probabilities).argmax(axis=1) == labels
     by_class = [float(hits[labels == c].mean()) if np.any(labels == c) else float("nan") for c in range(num_classes)]
     return float(hits.mean()), by_class
