@@ -3,6 +3,7 @@ times it shows: the README's docs/demo-page.png and its 35-72 ms figure.
 
     python benchmarks/demo_screenshot.py   # needs the test extra (playwright) and /usr/bin/chromium
 """
+
 import subprocess
 import sys
 
@@ -17,8 +18,9 @@ def generate(page, class_value: str) -> str:
 
 
 def main() -> None:
-    server = subprocess.Popen([sys.executable, "-m", "model.cli", "demo", "--port", "0"],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fashiongan", "demo", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
     try:
         url = server.stdout.readline().split(" at ", 1)[1].split()[0]
         with sync_playwright() as playwright:

@@ -6,6 +6,7 @@ For each run: the export time (all formats, three TFLite files), then per artifa
 the largest absolute difference from the Keras generator in inference mode, in the [0, 1]
 output contract, over `--n` noise vectors drawn with seed 0.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,17 +27,18 @@ def main() -> None:
     import keras
     import numpy as np
 
-    from export import exporter
-    from inference.backends import open_artifact
-    from inference.manifest import ARTIFACT_PATHS, read_manifest
-    from model.variants import get_variant
+    from fashiongan import spec
+    from fashiongan.export import exporter
+    from fashiongan.inference.backends import open_artifact
+    from fashiongan.inference.manifest import read_manifest
+    from fashiongan.spec import get_variant
 
     print("| variant | artifact | size (bytes) | max abs diff vs Keras | mean abs diff |")
     print("| --- | --- | ---: | ---: | ---: |")
     timings = []
     for run in args.runs:
         started = time.perf_counter()
-        export_dir = exporter.export(run, args.out / run.name, exporter.FORMATS, exporter.TFLITE_QUANTS)
+        export_dir = exporter.export(run, args.out / run.name, spec.EXPORT_FORMATS, spec.TFLITE_QUANTS)
         timings.append((run, time.perf_counter() - started))
         manifest = read_manifest(export_dir)
         variant = get_variant(manifest["variant"])
@@ -44,12 +46,13 @@ def main() -> None:
         labels = np.arange(args.n, dtype=np.int32) % variant.num_classes if variant.conditional else None
         generator = keras.saving.load_model(run / "generator.keras", safe_mode=True)
         low, high = variant.output_range
-        inputs = [noise, labels] if variant.conditional else noise
+        inputs = {"noise": noise, "label": labels} if variant.conditional else {"noise": noise}
         expected = (np.asarray(generator(inputs, training=False)) - low) / (high - low)
         for artifact, record in manifest["artifacts"].items():
-            images = open_artifact(artifact, export_dir / ARTIFACT_PATHS[artifact]).run(noise, labels)
+            images = open_artifact(artifact, export_dir / spec.ARTIFACT_FORMATS[artifact].path).run(noise, labels)
             difference = np.abs(images - expected)
-            print(f"| {variant.name} | {artifact} | {record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e} |")
+            figures = f"{record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e}"
+            print(f"| {variant.name} | {artifact} | {figures} |")
     print()
     for run, seconds in timings:
         print(f"export of {run}: {seconds:.1f} s (keras, savedmodel, 3 tflite, onnx, h5)")

@@ -9,6 +9,7 @@ default generator EMA. Runs resume where they stopped, so the script can be stop
 again; with --report-only, a variant still in training is listed with the epochs it has so far
 and no figures, and is left out of the targets.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,11 +19,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from inference.errors import FashionGANError  # noqa: E402
-from model.data import write_atomic  # noqa: E402
-from model.variants import VARIANTS  # noqa: E402
+from fashiongan.errors import FashionGANError
+from fashiongan.files import write_atomic
+from fashiongan.spec import VARIANTS
 
 ORDER = ("cdcgan", "csngan", "sngan", "dcgan", "dense", "fashiongan")
 README_BEGIN, README_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
@@ -44,10 +43,10 @@ def training_record(run: Path) -> dict:
 
 
 def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None) -> dict:
-    from export import exporter
-    from model.evaluate import evaluate
-    from model.runtime import describe_hardware
-    from model.train import CONFIG_FILE, TrainConfig, train
+    from fashiongan.evaluation.evaluator import evaluate
+    from fashiongan.export import exporter
+    from fashiongan.model.runtime import describe_hardware
+    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
 
     run, export_dir, result_path = root / name, root / f"{name}-export", root / f"{name}.json"
     if result_path.is_file():
@@ -60,8 +59,7 @@ def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None
         train(config, resume=started, verbose=2)
     exporter.export(run, export_dir, formats=("onnx",))
     result = evaluate(export_dir, "fashion_mnist", n=n, data_dir=data_dir)
-    result.update(variant=name, classic=VARIANTS[name].classic, **training_record(run),
-                  hardware=describe_hardware())
+    result.update(variant=name, classic=VARIANTS[name].classic, **training_record(run), hardware=describe_hardware())
     write_atomic(result_path, json.dumps(result, indent=2).encode())
     return result
 
@@ -92,8 +90,11 @@ def table(results: list[dict], epochs: int) -> str:
         f"{first['hardware']}. Figures: n={first['n']} ONNX samples against the test split, "
         f"in the features of classifier v{first['classifier']['version']} "
         f"(test accuracy {first['classifier']['test_accuracy']:.4f})."
-        + (" The floor's label agreement is the classifier's accuracy on the same test images."
-           if "label_agreement" in floor else ""),
+        + (
+            " The floor's label agreement is the classifier's accuracy on the same test images."
+            if "label_agreement" in floor
+            else ""
+        ),
         "",
         "| variant | epochs | batch | train time | FD ↓ | classifier score ↑ | precision ↑ | recall ↑ "
         "| smallest class share ↑ | classes under 0.02 | label agreement ↑ |",
@@ -102,8 +103,10 @@ def table(results: list[dict], epochs: int) -> str:
     for result in results:
         if "generator" not in result:
             state = "training" if result["epochs"] < epochs else "not evaluated"
-            lines.append(f"| `{result['variant']}` | {result['epochs']} ({state}) | {result['batch_size']} "
-                         f"| {result['train_seconds'] / 60:.1f} min | | | | | | | |")
+            lines.append(
+                f"| `{result['variant']}` | {result['epochs']} ({state}) | {result['batch_size']} "
+                f"| {result['train_seconds'] / 60:.1f} min | | | | | | | |"
+            )
             continue
         figures = result["generator"]
         kind = "" if result["classic"] else " (new)"
@@ -137,21 +140,30 @@ def targets(results: list[dict], epochs: int) -> list[str]:
     best_classic, best_new = min(classic, key=fd), min(new, key=fd)
     figures = best_new["generator"]
     checks = [
-        (f"best new FD ({best_new['variant']}, {fd(best_new):.1f}) <= half the best classic "
-         f"({best_classic['variant']}, {fd(best_classic):.1f})", fd(best_new) <= fd(best_classic) / 2),
+        (
+            f"best new FD ({best_new['variant']}, {fd(best_new):.1f}) <= half the best classic "
+            f"({best_classic['variant']}, {fd(best_classic):.1f})",
+            fd(best_new) <= fd(best_classic) / 2,
+        ),
         (f"its recall {figures['recall']:.3f} >= 0.8", figures["recall"] >= 0.8),
-        (f"its smallest class share {figures['smallest_class_share']:.3f} >= 0.05",
-         figures["smallest_class_share"] >= 0.05),
+        (
+            f"its smallest class share {figures['smallest_class_share']:.3f} >= 0.05",
+            figures["smallest_class_share"] >= 0.05,
+        ),
     ]
     for result in new:
         if "label_agreement" in result["generator"]:
             agreement = result["generator"]["label_agreement"]
             ceiling = result["real_floor"].get("label_agreement")
             ceiling_text = "" if ceiling is None else f" (the classifier on real test images: {ceiling:.3f})"
-            checks.append((f"{result['variant']} label agreement {agreement:.3f} >= 0.90{ceiling_text}",
-                           agreement >= 0.9))
-    unfinished = [f"{r['variant']} ({r['epochs']}/{epochs} epochs)" if r["epochs"] < epochs
-                  else f"{r['variant']} (not evaluated)" for r in results if r not in finished]
+            checks.append(
+                (f"{result['variant']} label agreement {agreement:.3f} >= 0.90{ceiling_text}", agreement >= 0.9)
+            )
+    unfinished = [
+        f"{r['variant']} ({r['epochs']}/{epochs} epochs)" if r["epochs"] < epochs else f"{r['variant']} (not evaluated)"
+        for r in results
+        if r not in finished
+    ]
     lines = [f"- {'met' if ok else 'NOT met'}: {text}" for text, ok in checks]
     if unfinished:
         lines.append(f"- not finished yet, left out of the targets: {', '.join(unfinished)}")
@@ -161,10 +173,10 @@ def targets(results: list[dict], epochs: int) -> list[str]:
 def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path | None) -> dict:
     """Export the best finished new variant (lowest FD) as the packaged generator: ONNX, a
     dynamic-range int8 TFLite, manifest.json and evaluation.json (both files evaluated)."""
-    import inference
-    from export import exporter
-    from inference.grid import save_grid
-    from model.evaluate import evaluate
+    from fashiongan import inference
+    from fashiongan.evaluation.evaluator import evaluate
+    from fashiongan.export import exporter
+    from fashiongan.inference.grid import save_grid
 
     finished = [r for r in results if is_finished(r, epochs) and not r["classic"]]
     if not finished:
@@ -175,11 +187,15 @@ def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path 
     if size > SHIP_LIMIT_BYTES:
         raise FashionGANError(f"{folder}: {size / 1e6:.1f} MB is over the {SHIP_LIMIT_BYTES / 1e6:.0f} MB limit")
     evaluation = {
-        "variant": best["variant"], "epochs": best["epochs"], "hardware": best["hardware"],
-        "train_seconds": best["train_seconds"], "reproduce": f"python benchmarks/quality.py --epochs {epochs} "
-        f"--ship {folder}",
-        "formats": {artifact: evaluate(folder, "fashion_mnist", n=best["n"], format=artifact)
-                    for artifact in ("onnx", "tflite_dynamic")},
+        "variant": best["variant"],
+        "epochs": best["epochs"],
+        "hardware": best["hardware"],
+        "train_seconds": best["train_seconds"],
+        "reproduce": f"python benchmarks/quality.py --epochs {epochs} --ship {folder}",
+        "formats": {
+            artifact: evaluate(folder, "fashion_mnist", n=best["n"], format=artifact)
+            for artifact in ("onnx", "tflite_dynamic")
+        },
     }
     for result in evaluation["formats"].values():
         result["model"] = str(folder)
@@ -233,8 +249,10 @@ def main() -> int:
         shipped = ship(results, args.epochs, root, Path(args.ship), Path(args.ship_grid) if args.ship_grid else None)
         for artifact, result in shipped["formats"].items():
             figures = result["generator"]
-            print(f"shipped {shipped['variant']} ({artifact}): FD {figures['frechet_distance']:.1f}, "
-                  f"recall {figures['recall']:.3f}, label agreement {figures.get('label_agreement', float('nan')):.3f}")
+            print(
+                f"shipped {shipped['variant']} ({artifact}): FD {figures['frechet_distance']:.1f}, "
+                f"recall {figures['recall']:.3f}, label agreement {figures.get('label_agreement', float('nan')):.3f}"
+            )
     return 0
 
 

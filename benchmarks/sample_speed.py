@@ -7,6 +7,7 @@ the throughput at batch 256, and the speed-up over `model.predict` on the same .
 generator. Then the cold start of `fashiongan sample` in a fresh process for ONNX, TFLite and
 the TensorFlow path (.keras), and the size of a base install (no extras) in a fresh venv.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,7 +66,7 @@ def main() -> None:
     import keras
     import numpy as np
 
-    import inference
+    from fashiongan import inference
 
     print(f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
     print("| variant | format | batch-1 latency (ms) | x faster than predict | images/s at batch 256 | x predict |")
@@ -81,17 +82,22 @@ def main() -> None:
             classes = len(manifest["class_names"])
             predict_one = [one, np.zeros(1, np.int32)]
             predict_many = [many, np.arange(256, dtype=np.int32) % classes]
-        predict_latency = median_seconds(lambda: model.predict(predict_one, verbose=0), max(20, args.calls // 10))
-        predict_rate = throughput(lambda: model.predict(predict_many, verbose=0), 256)
-        print(f"| {manifest['variant']} | keras `predict` (baseline) | {predict_latency * 1e3:.2f} | 1.0 | {predict_rate:,.0f} | 1.0 |")
+        predict_latency = median_seconds(
+            lambda model=model, batch=predict_one: model.predict(batch, verbose=0), max(20, args.calls // 10)
+        )
+        predict_rate = throughput(lambda model=model, batch=predict_many: model.predict(batch, verbose=0), 256)
+        baseline = f"{predict_latency * 1e3:.2f} | 1.0 | {predict_rate:,.0f} | 1.0"
+        print(f"| {manifest['variant']} | keras `predict` (baseline) | {baseline} |")
         for artifact in manifest["artifacts"]:
             sampler = inference.load(export_dir, artifact)
-            latency = median_seconds(lambda: sampler.generate(one), args.calls)
-            rate = throughput(lambda: sampler.generate(many), 256)
-            print(f"| {manifest['variant']} | {artifact} | {latency * 1e3:.2f} | {predict_latency / latency:.1f} "
-                  f"| {rate:,.0f} | {rate / predict_rate:.1f} |")
+            latency = median_seconds(lambda sampler=sampler, noise=one: sampler.generate(noise), args.calls)
+            rate = throughput(lambda sampler=sampler, noise=many: sampler.generate(noise), 256)
+            print(
+                f"| {manifest['variant']} | {artifact} | {latency * 1e3:.2f} | {predict_latency / latency:.1f} "
+                f"| {rate:,.0f} | {rate / predict_rate:.1f} |"
+            )
     print()
-    fashiongan = [sys.executable, "-m", "model.cli", "sample", str(args.exports[0]), "--n", "16"]
+    fashiongan = [sys.executable, "-m", "fashiongan", "sample", str(args.exports[0]), "--n", "16"]
     with tempfile.TemporaryDirectory() as scratch:
         for artifact in ("onnx", "tflite", "keras"):
             seconds = cold_start(fashiongan + ["--format", artifact, "--out", f"{scratch}/{artifact}.png"])
@@ -100,8 +106,10 @@ def main() -> None:
             environment = Path(scratch) / "base"
             venv.create(environment, with_pip=True)
             subprocess.run([environment / "bin" / "python", "-m", "pip", "install", "-q", str(ROOT)], check=True)
-            print(f"base install (no extras), site-packages: {site_packages_megabytes(environment):.0f} MB "
-                  f"(pip and setuptools included)")
+            print(
+                f"base install (no extras), site-packages: {site_packages_megabytes(environment):.0f} MB "
+                f"(pip and setuptools included)"
+            )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ batch) of images scaled in numpy. The project side is `fit()` on the GAN with th
 settings `fashiongan train` would pick for this device (override them with the flags). Each side
 runs a few warm-up steps, then `--steps` timed steps; images per second and the ratio are printed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -30,8 +31,10 @@ def tutorial_images_per_second(variant, images, batch_size: int, steps: int, war
     low, high = variant.output_range
     train_images = (images.reshape(-1, 28, 28, 1).astype("float32") / 255.0) * (high - low) + low
     dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(60000).batch(batch_size, drop_remainder=True)
-    generator = variant.make_generator()
-    discriminator = variant.make_discriminator()
+    from fashiongan.model.variants import make_discriminator, make_generator
+
+    generator = make_generator(variant)
+    discriminator = make_discriminator(variant)
     generator_optimizer = keras.optimizers.Adam(variant.g_learning_rate)
     discriminator_optimizer = keras.optimizers.Adam(variant.d_learning_rate)
     cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -40,9 +43,9 @@ def tutorial_images_per_second(variant, images, batch_size: int, steps: int, war
     def train_step(batch):
         noise = tf.random.normal([batch_size, variant.latent_dim])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated_images = generator(noise, training=True)
-            real_output = discriminator(batch, training=True)
-            fake_output = discriminator(generated_images, training=True)
+            generated_images = generator({"noise": noise}, training=True)
+            real_output = discriminator({"images": batch}, training=True)
+            fake_output = discriminator({"images": generated_images}, training=True)
             gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)
             disc_loss = cross_entropy(tf.ones_like(real_output), real_output) + cross_entropy(
                 tf.zeros_like(fake_output), fake_output
@@ -64,15 +67,16 @@ def tutorial_images_per_second(variant, images, batch_size: int, steps: int, war
 
 
 def project_images_per_second(config, runtime, split, steps: int, warmup: int) -> float:
-    from model import data
-    from model.train import build_gan
-    from model.variants import get_variant
+    from fashiongan.model import data
+    from fashiongan.model.train import build_gan
+    from fashiongan.spec import get_variant
 
     variant = get_variant(config.variant)
     gan = build_gan(config, runtime, split if runtime.device_data else None)
     total = warmup + steps
-    dataset = data.make_train_dataset(split, config.batch_size, variant.output_range, total, 0,
-                                      indices_only=runtime.device_data)
+    dataset = data.make_train_dataset(
+        split, config.batch_size, variant.output_range, total, 0, indices_only=runtime.device_data
+    )
     gan.fit(dataset.take(warmup), epochs=1, verbose=0, shuffle=False)
     started = time.perf_counter()
     gan.fit(dataset.skip(warmup).take(steps), epochs=1, verbose=0, shuffle=False)
@@ -93,10 +97,10 @@ def main() -> None:
     parser.add_argument("--data-dir")
     args = parser.parse_args()
 
-    from model import data
-    from model.runtime import describe_hardware, resolve_runtime
-    from model.train import TrainConfig
-    from model.variants import get_variant
+    from fashiongan.model import data
+    from fashiongan.model.runtime import describe_hardware, resolve_runtime
+    from fashiongan.model.train import TrainConfig
+    from fashiongan.spec import get_variant
 
     conditional = [name for name in args.variants.split(",") if get_variant(name).conditional]
     if conditional:
@@ -112,8 +116,12 @@ def main() -> None:
     for name in args.variants.split(","):
         variant = get_variant(name)
         steps = args.steps or DEFAULT_STEPS.get(name, 20)
-        config = TrainConfig(variant=name, batch_size=args.batch_size, g_learning_rate=variant.g_learning_rate,
-                             d_learning_rate=variant.d_learning_rate).resolved()
+        config = TrainConfig(
+            variant=name,
+            batch_size=args.batch_size,
+            g_learning_rate=variant.g_learning_rate,
+            d_learning_rate=variant.d_learning_rate,
+        ).resolved()
         tutorial = tutorial_images_per_second(variant, split.images, args.batch_size, steps, args.warmup)
         project = project_images_per_second(config, runtime, split, steps, args.warmup)
         print(f"| {name} | {args.batch_size} | {steps} | {tutorial:,.0f} | {project:,.0f} | {project / tutorial:.2f} |")

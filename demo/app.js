@@ -3,8 +3,8 @@
 import { Tensor, loadAndCompile, loadLiteRt } from "./vendor/litertjs-core/index.js";
 
 const MODEL_URL = "./model/";
+const SPEC_URL = "./spec.json"; // the TFLite artifact names, from fashiongan.spec via the server
 const WASM_LOADER = "./vendor/litertjs-core/wasm/litert_wasm_compat_internal.js";
-const TFLITE_ARTIFACTS = ["tflite", "tflite_float16", "tflite_dynamic"];
 const GRID_SIDE = 4;
 const TILE = 28;
 const GAP = 1;
@@ -42,8 +42,9 @@ async function fetchOk(url) {
 }
 
 async function loadGenerator() {
+  const { tflite_artifacts: tfliteArtifacts } = await (await fetchOk(SPEC_URL)).json();
   const manifest = await (await fetchOk(`${MODEL_URL}manifest.json`)).json();
-  const artifact = TFLITE_ARTIFACTS.find((name) => manifest.artifacts && manifest.artifacts[name]);
+  const artifact = tfliteArtifacts.find((name) => manifest.artifacts && manifest.artifacts[name]);
   if (!artifact) throw new Error("the export has no TFLite generator (export it with --formats tflite)");
   const path = manifest.artifacts[artifact].path;
   const bytes = new Uint8Array(await (await fetchOk(`${MODEL_URL}${path}`)).arrayBuffer());

@@ -1,33 +1,38 @@
 """`fashiongan demo`: serve the demo page, its vendored LiteRT.js files and one export folder on
 the loopback interface. Standard library only (no TensorFlow); the page does the inference."""
+
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
+import json
 import os
 import posixpath
 import sys
 import urllib.parse
 from pathlib import Path
 
-from inference.errors import FashionGANError
-from inference.manifest import MANIFEST_FILE, ManifestError, read_manifest, verify_artifact
+from fashiongan import pretrained, spec
+from fashiongan.errors import FashionGANError
+from fashiongan.inference.manifest import ManifestError, read_manifest, verify_artifact
 
 PAGE_DIR = Path(__file__).resolve().parent
-PRETRAINED = Path("pretrained") / "fashion_mnist"
 MODEL_PREFIX = "/model/"
-TFLITE_ARTIFACTS = ("tflite", "tflite_float16", "tflite_dynamic")
-TYPES = {".js": "text/javascript", ".wasm": "application/wasm", ".json": "application/json",
-         ".tflite": "application/octet-stream", ".html": "text/html; charset=utf-8"}
+SPEC_PATH = "/spec.json"  # what the page reads of fashiongan.spec
+TFLITE_ARTIFACTS = tuple(artifact.name for artifact in spec.artifacts_of("tflite"))
+TYPES = {
+    ".js": "text/javascript",
+    ".wasm": "application/wasm",
+    ".json": "application/json",
+    ".tflite": "application/octet-stream",
+    ".html": "text/html; charset=utf-8",
+}
 
 
-def default_export() -> Path:
-    """The packaged generator: pretrained/fashion_mnist in the working directory, else beside
-    the package (a repository checkout)."""
-    for root in (Path.cwd(), PAGE_DIR.parent):
-        if (root / PRETRAINED / MANIFEST_FILE).is_file():
-            return root / PRETRAINED
-    return PRETRAINED
+def page_spec() -> bytes:
+    """The names the page needs: the TFLite artifacts in the order it tries them."""
+    return json.dumps({"tflite_artifacts": list(TFLITE_ARTIFACTS)}).encode()
 
 
 def check_export(folder: Path) -> list[str]:
@@ -58,12 +63,22 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
     def translate_path(self, path: str) -> str:
         path = posixpath.normpath(urllib.parse.unquote(urllib.parse.urlsplit(path).path))
         if path.startswith(MODEL_PREFIX):
-            root, relative = self.export_dir, path[len(MODEL_PREFIX):]
+            root, relative = self.export_dir, path[len(MODEL_PREFIX) :]
         else:
             root, relative = PAGE_DIR, path.lstrip("/")
             if relative.endswith(".py") or relative.startswith("__pycache__"):
                 return str(PAGE_DIR / "__not_served__")
         return str(root / relative) if relative else str(root / "index.html")
+
+    def do_GET(self):
+        if urllib.parse.urlsplit(self.path).path != SPEC_PATH:
+            return super().do_GET()
+        body = page_spec()
+        self.send_response(200)
+        self.send_header("Content-Type", TYPES[".json"])
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")
@@ -75,8 +90,10 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def serve(export_dir: str | os.PathLike | None = None, port: int = 8000, host: str = "127.0.0.1") -> None:
-    """Serve until interrupted; prints the address (port 0 picks a free one)."""
-    folder = Path(export_dir) if export_dir else default_export()
+    """Serve an export folder, or a pretrained generator by name (default: the pretrained
+    generator of the default dataset), until interrupted; prints the address (port 0 picks a
+    free one)."""
+    folder = pretrained.resolve(export_dir or spec.DEFAULT_DATASET)
     for warning in check_export(folder):
         print(f"warning: {warning}", file=sys.stderr)
     handler = functools.partial(DemoHandler, export_dir=folder.resolve())
@@ -86,7 +103,5 @@ def serve(export_dir: str | os.PathLike | None = None, port: int = 8000, host: s
         raise FashionGANError(f"cannot listen on {host}:{port} ({error.strerror})") from None
     with server:
         print(f"demo of {folder} at http://{host}:{server.server_port}/ (Ctrl-C stops it)", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()
-        except KeyboardInterrupt:
-            pass

@@ -1,10 +1,13 @@
 """Export a trained generator to every format, into one folder, atomically.
 
-Every format serves the same contract: inputs `noise` (float32 N×latent, standard normal) and,
-for a conditional generator, `label` (int32 N); output `images`, float32 N×28×28×1 in [0, 1].
-The graph is traced once, in inference mode, as a tf.function with an explicit input signature;
-SavedModel, TFLite and ONNX are all made from that trace.
+Every format serves the same contract (`fashiongan.spec`): inputs `noise` (float32 N×latent,
+standard normal) and, for a conditional generator, `label` (int32 N); output `images`, float32
+N×28×28×1 in [0, 1]. The graph is traced once, in inference mode, as a tf.function with an
+explicit input signature; SavedModel, TFLite and ONNX are all made from that trace. Each
+`--formats` value has one writer in WRITERS; the files it writes are its rows in
+`fashiongan.spec.ARTIFACTS`.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,23 +18,17 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference.errors import FashionGANError, describe_error
-from inference.manifest import (
-    ARTIFACT_PATHS,
-    FORMAT_VERSION,
-    MANIFEST_FILE,
-    OUTPUT_RANGE,
-    describe_artifact,
-)
+import fashiongan
+from fashiongan import spec
+from fashiongan.errors import FashionGANError, describe_error
+from fashiongan.inference.manifest import FORMAT_VERSION, describe_artifact
+from fashiongan.spec import LABEL_INPUT, NOISE_INPUT, OUTPUT_NAME, DatasetSpec, VariantSpec, get_dataset, get_variant
 
-FORMATS = ("keras", "savedmodel", "tflite", "onnx", "h5")
-DEFAULT_FORMATS = ("keras", "savedmodel", "tflite", "onnx", "h5")
-TFLITE_QUANTS = ("none", "float16", "dynamic")
 ONNX_OPSET = 17
-TFLITE_BATCH = 1  # static batch for TFLite: dynamic shapes after UpSampling2D leave non-builtin ops
 
 
 class ExportError(FashionGANError):
@@ -43,17 +40,24 @@ class Source:
     """A generator to export, with what is known of the run it came from."""
 
     generator: object  # keras.Model
-    variant: str
-    dataset: str
+    variant: VariantSpec
+    dataset: DatasetSpec
     training: dict
 
 
-def parse_choices(text: str, allowed: tuple[str, ...], flag: str) -> tuple[str, ...]:
-    chosen = tuple(item.strip() for item in text.split(",") if item.strip())
-    unknown = [item for item in chosen if item not in allowed]
-    if unknown or not chosen:
-        raise FashionGANError(f"{flag}: unknown {', '.join(unknown) or 'empty list'}; choose from {', '.join(allowed)}")
-    return chosen
+@dataclass(frozen=True)
+class Target:
+    """What every writer gets: the serving model, its variant, the folder being built, a scratch
+    folder, and the TFLite quantisations asked for."""
+
+    model: object  # keras.Model: the generator mapped to [0, 1], named inputs
+    variant: VariantSpec
+    folder: Path
+    scratch: Path
+    tflite_quants: tuple[str, ...]
+
+    def path(self, artifact: str) -> Path:
+        return self.folder / spec.ARTIFACT_FORMATS[artifact].path
 
 
 # --- the source -----------------------------------------------------------------------------------
@@ -61,7 +65,7 @@ def parse_choices(text: str, allowed: tuple[str, ...], flag: str) -> tuple[str, 
 
 def load_source(path: str | os.PathLike, variant: str | None = None, dataset: str | None = None) -> Source:
     """A run directory (generator.keras + config.json) or a .keras generator file."""
-    from model.train import CONFIG_FILE, GENERATOR_FILE, TrainConfig, latest_checkpoint
+    from fashiongan.model.train import CONFIG_FILE, GENERATOR_FILE, TrainConfig, latest_checkpoint
 
     path = Path(path)
     if not path.exists():
@@ -76,16 +80,22 @@ def load_source(path: str | os.PathLike, variant: str | None = None, dataset: st
         config = TrainConfig.load(config_path)
         checkpoint = latest_checkpoint(run_dir)
         state = json.loads((checkpoint / "state.json").read_text()) if checkpoint else {}
-        training = {"run": str(run_dir), "epochs": state.get("epoch"), "steps": state.get("step"),
-                    "seed": config.seed, "batch_size": config.batch_size}
+        training = {
+            "run": str(run_dir),
+            "epochs": state.get("epoch"),
+            "steps": state.get("step"),
+            "seed": config.seed,
+            "batch_size": config.batch_size,
+        }
         if variant and variant != config.variant:
             raise ExportError(f"{path} is a {config.variant} run, not {variant}")
         variant, dataset = config.variant, dataset or config.dataset
     if variant is None:
         raise ExportError(f"{path}: no {CONFIG_FILE} beside it to tell its variant; pass --variant")
     generator = _load_keras(model_path)
-    _check_generator(generator, variant, model_path)
-    return Source(generator, variant, dataset or "fashion_mnist", training)
+    spec_row = get_variant(variant)
+    _check_generator(generator, spec_row, model_path)
+    return Source(generator, spec_row, get_dataset(dataset or spec.DEFAULT_DATASET), training)
 
 
 def _load_keras(path: Path):
@@ -97,16 +107,15 @@ def _load_keras(path: Path):
         raise ExportError(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
 
 
-def _check_generator(model, variant_name: str, path: Path) -> None:
-    from model.variants import get_variant
-
-    variant = get_variant(variant_name)
-    inputs = [tuple(tensor.shape) for tensor in model.inputs]
-    expected_inputs = [(None, variant.latent_dim)] + ([(None,)] if variant.conditional else [])
+def _check_generator(model, variant: VariantSpec, path: Path) -> None:
+    inputs = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}
+    expected_inputs = {NOISE_INPUT: (None, variant.latent_dim)}
+    if variant.conditional:
+        expected_inputs[LABEL_INPUT] = (None,)
     output = tuple(model.outputs[0].shape) if len(model.outputs) == 1 else None
     if inputs != expected_inputs or output != (None, *variant.image_shape):
         raise ExportError(
-            f"{path}: not a {variant_name} generator (inputs {inputs}, outputs "
+            f"{path}: not a {variant.name} generator (inputs {inputs}, outputs "
             f"{[tuple(t.shape) for t in model.outputs]}; expected {expected_inputs} -> {(None, *variant.image_shape)})"
         )
 
@@ -116,65 +125,74 @@ def _check_generator(model, variant_name: str, path: Path) -> None:
 
 def serving_model(source: Source):
     """The generator with its output mapped to [0, 1], as one flat functional model named
-    `generator` whose output layer is `images`."""
+    `generator` whose inputs are named (`noise`, `label`) and whose output layer is `images`."""
     import keras
 
-    from model.variants import get_variant
-
-    low, high = get_variant(source.variant).output_range
-    images = keras.layers.Rescaling(1.0 / (high - low), -low / (high - low), name="images")(
-        source.generator.outputs[0]
-    )
-    return keras.Model(source.generator.inputs, images, name="generator")
+    low, high = source.variant.output_range
+    generator = source.generator
+    images = keras.layers.Rescaling(1.0 / (high - low), -low / (high - low), name=OUTPUT_NAME)(generator.outputs[0])
+    inputs = {tensor.name: tensor for tensor in generator.inputs}
+    return keras.Model({name: inputs[name] for name in source.variant.input_names}, images, name="generator")
 
 
-def input_specs(model, conditional: bool, batch: int | None = None):
+def input_specs(variant: VariantSpec, batch: int | None = None):
     import tensorflow as tf
 
-    specs = [tf.TensorSpec([batch, model.inputs[0].shape[1]], tf.float32, name="noise")]
-    if conditional:
-        specs.append(tf.TensorSpec([batch], tf.int32, name="label"))
+    specs = [tf.TensorSpec([batch, variant.latent_dim], spec.NOISE_DTYPE, name=NOISE_INPUT)]
+    if variant.conditional:
+        specs.append(tf.TensorSpec([batch], spec.LABEL_DTYPE, name=LABEL_INPUT))
     return specs
 
 
-def serving_function(model, conditional: bool, batch: int | None = None):
+def serving_function(model, variant: VariantSpec, batch: int | None = None):
     """A tf.function with an explicit signature that runs `model` in inference mode."""
     import tensorflow as tf
 
-    if conditional:
+    if variant.conditional:
+
         def serve(noise, label):
-            return {"images": model([noise, label], training=False)}
+            return {OUTPUT_NAME: model({NOISE_INPUT: noise, LABEL_INPUT: label}, training=False)}
     else:
+
         def serve(noise):
-            return {"images": model(noise, training=False)}
-    return tf.function(serve, input_signature=input_specs(model, conditional, batch))
+            return {OUTPUT_NAME: model({NOISE_INPUT: noise}, training=False)}
+
+    return tf.function(serve, input_signature=input_specs(variant, batch))
 
 
-# --- the formats --------------------------------------------------------------------------------------
+# --- the writers: each writes its artifacts into target.folder and returns their names ------------
 
 
-def write_keras(model, folder: Path) -> None:
-    model.save(folder / ARTIFACT_PATHS["keras"])
+def write_keras(target: Target) -> tuple[str, ...]:
+    target.model.save(target.path("keras"))
+    return ("keras",)
 
 
-def write_savedmodel(model, conditional: bool, path: Path, batch: int | None = None) -> Path:
+def _write_savedmodel(target: Target, path: Path, batch: int | None = None) -> Path:
     """TF Serving layout through Keras's ExportArchive: `serving_default` takes the named inputs."""
     import keras
 
     archive = keras.export.ExportArchive()
-    archive.track(model)
-    archive.add_endpoint("serving_default", serving_function(model, conditional, batch))
+    archive.track(target.model)
+    archive.add_endpoint("serving_default", serving_function(target.model, target.variant, batch))
     with _quiet():
         archive.write_out(str(path), verbose=False)
     return path
 
 
-def write_tflite(model, conditional: bool, folder: Path, quants: tuple[str, ...], scratch: Path) -> None:
+def write_savedmodel(target: Target) -> tuple[str, ...]:
+    _write_savedmodel(target, target.path("savedmodel"))
+    return ("savedmodel",)
+
+
+def write_tflite(target: Target) -> tuple[str, ...]:
     """TFLite from a batch-1 SavedModel, builtin ops only: the conversion fails if it needs more."""
     import tensorflow as tf
 
-    saved = write_savedmodel(model, conditional, scratch / "tflite_saved_model", batch=TFLITE_BATCH)
-    for quant in quants:
+    saved = _write_savedmodel(target, target.scratch / "tflite_saved_model", batch=spec.TFLITE_BATCH)
+    written = []
+    for quant in target.tflite_quants:
+        artifact = spec.tflite_artifact(quant)
         converter = tf.lite.TFLiteConverter.from_saved_model(str(saved), signature_keys=["serving_default"])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
         if quant != "none":
@@ -185,12 +203,15 @@ def write_tflite(model, conditional: bool, folder: Path, quants: tuple[str, ...]
             with _quiet():
                 flatbuffer = converter.convert()
         except Exception as error:
-            raise ExportError(f"TFLite conversion ({quant}) needs non-builtin ops or failed: {describe_error(error)}") from None
-        key = "tflite" if quant == "none" else f"tflite_{quant}"
-        (folder / ARTIFACT_PATHS[key]).write_bytes(flatbuffer)
-        non_builtin = non_builtin_tflite_ops(folder / ARTIFACT_PATHS[key])
+            raise ExportError(
+                f"TFLite conversion ({quant}) needs non-builtin ops or failed: {describe_error(error)}"
+            ) from None
+        target.path(artifact.name).write_bytes(flatbuffer)
+        non_builtin = non_builtin_tflite_ops(target.path(artifact.name))
         if non_builtin:
-            raise ExportError(f"{ARTIFACT_PATHS[key]} holds non-builtin ops: {', '.join(non_builtin)}")
+            raise ExportError(f"{artifact.path} holds non-builtin ops: {', '.join(non_builtin)}")
+        written.append(artifact.name)
+    return tuple(written)
 
 
 def tflite_ops(path: Path) -> list[str]:
@@ -206,114 +227,111 @@ def tflite_ops(path: Path) -> list[str]:
 
 def non_builtin_tflite_ops(path: Path) -> list[str]:
     """Flex (Select TF) and custom ops: anything that is not an upper-case builtin operator name."""
-    return sorted({op for op in tflite_ops(path) if not re.fullmatch(r"[A-Z][A-Z0-9_]*", op) or op in ("CUSTOM", "DELEGATE")})
+    return sorted(
+        {op for op in tflite_ops(path) if not re.fullmatch(r"[A-Z][A-Z0-9_]*", op) or op in ("CUSTOM", "DELEGATE")}
+    )
 
 
-def write_onnx(model, conditional: bool, folder: Path) -> None:
+def write_onnx(target: Target) -> tuple[str, ...]:
     """ONNX through tf2onnx from the traced tf.function, with a dynamic `batch` axis."""
     import onnx
     import tf2onnx
 
-    function = serving_function(model, conditional)
+    function = serving_function(target.model, target.variant)
     try:
         with _quiet():
             proto, _ = tf2onnx.convert.from_function(
-                function, input_signature=input_specs(model, conditional), opset=ONNX_OPSET
+                function, input_signature=input_specs(target.variant), opset=ONNX_OPSET
             )
     except Exception as error:
         raise ExportError(f"ONNX conversion failed: {describe_error(error)}") from None
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     onnx.checker.check_model(proto, full_check=True)
-    onnx.save(proto, folder / ARTIFACT_PATHS["onnx"])
+    onnx.save(proto, target.path("onnx"))
+    return ("onnx",)
 
 
-def write_h5(model, folder: Path) -> None:
+def write_h5(target: Target) -> tuple[str, ...]:
     """Legacy HDF5 for Keras 2 stacks, written by tf_keras from a rebuilt copy of the graph."""
-    from export.keras2 import to_tf_keras
+    from fashiongan.export.keras2 import to_tf_keras
 
     try:
-        legacy = to_tf_keras(model)
+        legacy = to_tf_keras(target.model)
     except ValueError as error:
         raise ExportError(f"cannot write .h5: {error}") from None
     with _quiet():
-        legacy.save(folder / ARTIFACT_PATHS["h5"], save_format="h5", include_optimizer=False)
+        legacy.save(target.path("h5"), save_format="h5", include_optimizer=False)
+    return ("h5",)
+
+
+# One writer per `--formats` value (fashiongan.spec.EXPORT_FORMATS), in the order they run.
+WRITERS: dict[str, Callable[[Target], tuple[str, ...]]] = {
+    "keras": write_keras,
+    "savedmodel": write_savedmodel,
+    "tflite": write_tflite,
+    "onnx": write_onnx,
+    "h5": write_h5,
+}
 
 
 # --- the export --------------------------------------------------------------------------------------
 
 
-def build_manifest(source: Source, model, folder: Path, artifacts: list[str]) -> dict:
+def build_manifest(source: Source, folder: Path, artifacts: list[str]) -> dict:
     import tensorflow as tf
 
-    from model import data
-    from model.variants import get_variant
-
-    variant = get_variant(source.variant)
-    info = data.get_dataset_info(source.dataset)
-    inputs = [{"name": "noise", "shape": [None, variant.latent_dim], "dtype": "float32"}]
+    variant = source.variant
+    inputs = [{"name": NOISE_INPUT, "shape": [None, variant.latent_dim], "dtype": spec.NOISE_DTYPE}]
     if variant.conditional:
-        inputs.append({"name": "label", "shape": [None], "dtype": "int32"})
+        inputs.append({"name": LABEL_INPUT, "shape": [None], "dtype": spec.LABEL_DTYPE})
     return {
         "format_version": FORMAT_VERSION,
-        "fashiongan_version": _package_version(),
+        "fashiongan_version": fashiongan.__version__,
         "tensorflow_version": tf.__version__,
         "variant": variant.name,
-        "dataset": info.name,
+        "dataset": source.dataset.name,
         "conditional": variant.conditional,
-        "class_names": list(info.class_names) if variant.conditional else None,
+        "class_names": list(source.dataset.class_names) if variant.conditional else None,
         "latent_dim": variant.latent_dim,
-        "noise": {"distribution": "standard_normal", "dtype": "float32"},
+        "noise": {"distribution": spec.NOISE_DISTRIBUTION, "dtype": spec.NOISE_DTYPE},
         "inputs": inputs,
-        "outputs": [{"name": "images", "shape": [None, *variant.image_shape], "dtype": "float32"}],
-        "output_range": list(OUTPUT_RANGE),
+        "outputs": [{"name": OUTPUT_NAME, "shape": [None, *variant.image_shape], "dtype": spec.OUTPUT_DTYPE}],
+        "output_range": list(spec.OUTPUT_RANGE),
         "generator_output_range": list(variant.output_range),
-        "tflite_batch_size": TFLITE_BATCH,
+        "tflite_batch_size": spec.TFLITE_BATCH,
         "training": source.training,
-        "artifacts": {name: describe_artifact(folder, ARTIFACT_PATHS[name]) for name in artifacts},
+        "artifacts": {name: describe_artifact(folder, spec.ARTIFACT_FORMATS[name].path) for name in artifacts},
     }
 
 
 def export(
     source_path: str | os.PathLike,
     out: str | os.PathLike,
-    formats: tuple[str, ...] = DEFAULT_FORMATS,
-    tflite_quants: tuple[str, ...] = ("none",),
+    formats: tuple[str, ...] = spec.EXPORT_FORMATS,
+    tflite_quants: tuple[str, ...] = spec.TFLITE_QUANTS[:1],
     variant: str | None = None,
     dataset: str | None = None,
 ) -> Path:
     """Write every requested format and manifest.json into `out`, replacing it only on success."""
+    for chosen, allowed, name in ((formats, WRITERS, "format"), (tflite_quants, spec.TFLITE_QUANTS, "TFLite quant")):
+        unknown = [item for item in chosen if item not in allowed]
+        if unknown:
+            raise ExportError(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(allowed)}")
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ExportError(f"--out {out}: exists and is not a folder")
     source = load_source(source_path, variant, dataset)
-    conditional = _is_conditional(source.variant)
-    model = serving_model(source)
     out.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
     try:
-        folder, scratch = building / "export", building / "scratch"
-        folder.mkdir()
-        scratch.mkdir()
-        written = []
-        if "keras" in formats:
-            write_keras(model, folder)
-            written.append("keras")
-        if "savedmodel" in formats:
-            write_savedmodel(model, conditional, folder / ARTIFACT_PATHS["savedmodel"])
-            written.append("savedmodel")
-        if "tflite" in formats:
-            write_tflite(model, conditional, folder, tflite_quants, scratch)
-            written += ["tflite" if quant == "none" else f"tflite_{quant}" for quant in tflite_quants]
-        if "onnx" in formats:
-            write_onnx(model, conditional, folder)
-            written.append("onnx")
-        if "h5" in formats:
-            write_h5(model, folder)
-            written.append("h5")
-        manifest = build_manifest(source, model, folder, written)
-        (folder / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
-        _replace_folder(folder, out)
+        target = Target(serving_model(source), source.variant, building / "export", building / "scratch", tflite_quants)
+        target.folder.mkdir()
+        target.scratch.mkdir()
+        written = [name for writer, run in WRITERS.items() if writer in formats for name in run(target)]
+        manifest = build_manifest(source, target.folder, written)
+        (target.folder / spec.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
+        _replace_folder(target.folder, out)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return out
@@ -328,21 +346,6 @@ def _replace_folder(new: Path, target: Path) -> None:
     os.replace(new, target)
     if previous is not None:
         shutil.rmtree(previous, ignore_errors=True)
-
-
-def _is_conditional(variant_name: str) -> bool:
-    from model.variants import get_variant
-
-    return get_variant(variant_name).conditional
-
-
-def _package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("fashiongan")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 Keras 3's own .h5 files do not load in tf_keras (their configs differ), so the graph is replayed
 layer by layer with tf_keras classes and the weights are copied over by layer name."""
+
 from __future__ import annotations
 
 import inspect
@@ -48,8 +49,11 @@ def _resolve(argument, tensors: dict):
     return argument
 
 
-def _references(layers: list) -> list[tuple]:
-    """Keras 3 writes one reference ["name", 0, 0] for a single tensor, a list of them otherwise."""
+def _references(layers: list | dict) -> list[tuple]:
+    """Keras 3 writes one reference ["name", 0, 0] for a single tensor, a list of them for
+    several, and a dict of them for named inputs (kept in their order: Keras 2 takes a list)."""
+    if isinstance(layers, dict):
+        return [tuple(ref) for ref in layers.values()]
     return [tuple(layers)] if isinstance(layers[0], str) else [tuple(ref) for ref in layers]
 
 

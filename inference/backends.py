@@ -1,20 +1,24 @@
 """One small runtime wrapper per exported format. Each imports its runtime only when built:
 ONNX needs onnxruntime, TFLite needs ai_edge_litert; only .keras, SavedModel and .h5 import
 TensorFlow. Every backend maps (noise, labels) to float32 images N×28×28×1 in [0, 1]."""
+
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from inference.errors import FashionGANError, describe_error
+from fashiongan import spec
+from fashiongan.errors import FashionGANError, describe_error
 
 
 class BackendError(FashionGANError):
     """A model file that its runtime cannot load or run."""
 
 
-def _needs_tensorflow(what: str):
+def _needs_tensorflow(what: str) -> Any:
     try:
         import tensorflow as tf
     except ImportError:
@@ -25,8 +29,10 @@ def _needs_tensorflow(what: str):
 
 
 class Backend:
+    """Runs one model file. `format` is its runtime's name in `fashiongan.spec.RUNTIMES`."""
+
     format: str = ""
-    input_names: tuple[str, ...] = ("noise",)
+    input_names: tuple[str, ...] = (spec.NOISE_INPUT,)
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -37,16 +43,22 @@ class Backend:
 
     @property
     def conditional(self) -> bool:
-        return "label" in self.input_names
+        return spec.LABEL_INPUT in self.input_names
 
     def run(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
         raise NotImplementedError
 
-    def _feeds(self, noise, labels) -> dict:
-        feeds = {"noise": np.ascontiguousarray(noise, dtype=np.float32)}
+    def _feeds(self, noise: np.ndarray, labels: np.ndarray | None) -> dict[str, np.ndarray]:
+        """The named inputs, in the contract's dtypes."""
+        feeds = {spec.NOISE_INPUT: np.ascontiguousarray(noise, dtype=spec.NOISE_DTYPE)}
         if self.conditional:
-            feeds["label"] = np.ascontiguousarray(labels, dtype=np.int32)
+            feeds[spec.LABEL_INPUT] = np.ascontiguousarray(labels, dtype=spec.LABEL_DTYPE)
         return feeds
+
+
+def _contract_names(names: Iterable[str]) -> tuple[str, ...]:
+    """The contract's input names among `names`, in the contract's order (noise, label)."""
+    return tuple(name for name in (spec.NOISE_INPUT, spec.LABEL_INPUT) if name in names)
 
 
 class OnnxBackend(Backend):
@@ -64,15 +76,16 @@ class OnnxBackend(Backend):
             )
         except Exception as error:  # onnxruntime raises its own exception types
             raise BackendError(f"{path}: not a loadable ONNX model ({describe_error(error)})") from None
-        self.input_names = tuple(value.name for value in self.session.get_inputs())
-        self._latent_dim = self.session.get_inputs()[0].shape[1]
+        inputs = {value.name: value for value in self.session.get_inputs()}
+        self.input_names = _contract_names(inputs)
+        self._latent_dim = inputs[spec.NOISE_INPUT].shape[1]
 
     @property
     def latent_dim(self) -> int:
         return int(self._latent_dim)
 
     def run(self, noise, labels=None):
-        return self.session.run(["images"], self._feeds(noise, labels))[0]
+        return self.session.run([spec.OUTPUT_NAME], self._feeds(noise, labels))[0]
 
 
 class TFLiteBackend(Backend):
@@ -93,9 +106,9 @@ class TFLiteBackend(Backend):
         except Exception as error:  # LiteRT raises ValueError/RuntimeError for bad files
             raise BackendError(f"{path}: not a loadable TFLite generator ({describe_error(error)})") from None
         details = self.runner.get_input_details()
-        self.input_names = tuple(name for name in ("noise", "label") if name in details)
-        self.batch_size = int(details["noise"]["shape"][0])
-        self._latent_dim = int(details["noise"]["shape"][1])
+        self.input_names = _contract_names(details)
+        self.batch_size = int(details[spec.NOISE_INPUT]["shape"][0])
+        self._latent_dim = int(details[spec.NOISE_INPUT]["shape"][1])
 
     @property
     def latent_dim(self) -> int:
@@ -105,13 +118,15 @@ class TFLiteBackend(Backend):
         feeds = self._feeds(noise, labels)
         step = self.batch_size if self.batch_size > 0 else len(noise)
         chunks = [
-            self.runner(**{name: value[start : start + step] for name, value in feeds.items()})["images"]
+            self.runner(**{name: value[start : start + step] for name, value in feeds.items()})[spec.OUTPUT_NAME]
             for start in range(0, len(noise), step)
         ]
         return np.concatenate(chunks)
 
 
 class KerasBackend(Backend):
+    """A Keras 3 `.keras` generator, loaded in safe mode and called with its named inputs."""
+
     format = "keras"
 
     def __init__(self, path: Path):
@@ -123,15 +138,20 @@ class KerasBackend(Backend):
             self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
         except Exception as error:  # Keras raises many types for a bad file
             raise BackendError(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
-        self.input_names = tuple(tensor.name for tensor in self.model.inputs)
-        self._call = tf.function(lambda *inputs: self.model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
+        self._inputs = {tensor.name: tensor for tensor in self.model.inputs}
+        self.input_names = _contract_names(self._inputs)
+        self._call = tf.function(lambda inputs: self.model(inputs, training=False))
 
     @property
     def latent_dim(self) -> int:
-        return int(self.model.inputs[0].shape[1])
+        return int(self._inputs[spec.NOISE_INPUT].shape[1])
 
     def run(self, noise, labels=None):
-        return np.asarray(self._call(*self._feeds(noise, labels).values()))
+        feeds = self._feeds(noise, labels)
+        if not isinstance(self.model.input, dict):  # a generator saved before inputs were named
+            ordered = [feeds[tensor.name] for tensor in self.model.inputs]
+            return np.asarray(self._call(ordered if len(ordered) > 1 else ordered[0]))
+        return np.asarray(self._call(feeds))
 
 
 class SavedModelBackend(Backend):
@@ -146,17 +166,17 @@ class SavedModelBackend(Backend):
         except Exception as error:  # TensorFlow raises many types for a bad folder
             raise BackendError(f"{path}: not a loadable SavedModel ({describe_error(error)})") from None
         self.specs = self.signature.structured_input_signature[1]
-        self.input_names = tuple(name for name in ("noise", "label") if name in self.specs)
+        self.input_names = _contract_names(self.specs)
 
     @property
     def latent_dim(self) -> int:
-        return int(self.specs["noise"].shape[1])
+        return int(self.specs[spec.NOISE_INPUT].shape[1])
 
     def run(self, noise, labels=None):
         import tensorflow as tf
 
         feeds = {name: tf.constant(value) for name, value in self._feeds(noise, labels).items()}
-        return self.signature(**feeds)["images"].numpy()
+        return self.signature(**feeds)[spec.OUTPUT_NAME].numpy()
 
 
 class H5Backend(Backend):
@@ -180,11 +200,13 @@ class H5Backend(Backend):
         return int(self.model.inputs[0].shape[1])
 
     def run(self, noise, labels=None):
-        inputs = list(self._feeds(noise, labels).values())
+        feeds = self._feeds(noise, labels)
+        inputs = [feeds[name] for name in self.input_names]
         return np.asarray(self.model(inputs if len(inputs) > 1 else inputs[0], training=False))
 
 
-BACKENDS = {
+# One backend per runtime (fashiongan.spec.RUNTIMES); each artifact row names its runtime.
+BACKENDS: dict[str, type[Backend]] = {
     "onnx": OnnxBackend,
     "tflite": TFLiteBackend,
     "keras": KerasBackend,
@@ -194,5 +216,5 @@ BACKENDS = {
 
 
 def open_artifact(artifact: str, path: Path) -> Backend:
-    """The backend for a manifest artifact name (the three TFLite files share one backend)."""
-    return BACKENDS["tflite" if artifact.startswith("tflite") else artifact](path)
+    """The backend for an artifact name of `fashiongan.spec.ARTIFACTS`."""
+    return BACKENDS[spec.ARTIFACT_FORMATS[artifact].runtime](path)

@@ -1,4 +1,5 @@
 """Tile images into a grid and write PNGs (numpy and Pillow only)."""
+
 from __future__ import annotations
 
 import math
@@ -42,15 +43,13 @@ def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path
     path.parent.mkdir(parents=True, exist_ok=True)
     picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
     if scale > 1:
-        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     temporary = path.with_name(f".{path.name}.tmp")
     picture.save(temporary, format="PNG")
     os.replace(temporary, path)
     return path
 
 
-def save_grid(
-    images: np.ndarray, path: str | os.PathLike, nrow: int | None = None, scale: int = 2
-) -> Path:
+def save_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None, scale: int = 2) -> Path:
     """Tile uint8 N×H×W images and write them as one PNG."""
     return save_png(make_grid(images, nrow=nrow), path, scale=scale)

@@ -1,5 +1,7 @@
-"""The manifest of an export folder: fixed file names, what each artifact is, and checksums.
-Written by `export`, read by `inference`; numpy-free and TensorFlow-free."""
+"""The manifest of an export folder: what each artifact is, and its checksums. Written by
+`export`, read by `inference`; numpy-free and TensorFlow-free. The artifacts' fixed file names
+are `fashiongan.spec.ARTIFACTS`."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,29 +9,17 @@ import json
 import os
 from pathlib import Path
 
-from inference.errors import FashionGANError
+from fashiongan.errors import FashionGANError
+from fashiongan.spec import MANIFEST_FILE
 
-MANIFEST_FILE = "manifest.json"
 FORMAT_VERSION = 1
-OUTPUT_RANGE = (0.0, 1.0)
-
-# format name -> path inside an export folder
-ARTIFACT_PATHS = {
-    "keras": "generator.keras",
-    "savedmodel": "saved_model/1",
-    "tflite": "generator.tflite",
-    "tflite_float16": "generator_float16.tflite",
-    "tflite_dynamic": "generator_dynamic_int8.tflite",
-    "onnx": "generator.onnx",
-    "h5": "generator.h5",
-}
 
 
 class ManifestError(FashionGANError):
     """A manifest that is missing, unreadable, or disagrees with the files beside it."""
 
 
-def sha256_file(path: Path) -> str:
+def sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

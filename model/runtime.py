@@ -7,17 +7,17 @@ device; on CPU, bfloat16 mixed precision where the processor has bfloat16 instru
 (AVX512_BF16 or AMX, which oneDNN uses) and the dataset in memory, without XLA (slower there).
 Every one can be set or switched off.
 """
+
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
-from inference.errors import FashionGANError
+from fashiongan.errors import FashionGANError
+from fashiongan.spec import MIXED_PRECISION, STRATEGIES, SWITCHES
 
-STRATEGIES = ("auto", "one", "mirrored", "multiworker")
-SWITCHES = ("auto", "on", "off")
-MIXED_PRECISION = ("auto", "off", "bfloat16", "float16")
 GPU_STEPS_PER_EXECUTION = 32
 
 
@@ -44,7 +44,8 @@ class Runtime:
         return (
             f"device {self.device}, strategy {self.strategy_name} ({self.replicas} replica(s)), "
             f"XLA {'on' if self.jit_compile else 'off'}, {self.steps_per_execution} step(s) per execution, "
-            f"mixed precision {self.mixed_precision or 'off'}, data {'on the device' if self.device_data else 'through tf.data'}"
+            f"mixed precision {self.mixed_precision or 'off'}, "
+            f"data {'on the device' if self.device_data else 'through tf.data'}"
         )
 
 
@@ -128,18 +129,20 @@ def describe_hardware() -> str:
         names = sorted({tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus})
         return f"{len(gpus)}× {', '.join(names)}"
     try:
-        lines = open("/proc/cpuinfo").read().splitlines()
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
         lines = []
-    model = next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
-                 platform.processor() or "CPU")
+    model = next(
+        (line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")),
+        platform.processor() or "CPU",
+    )
     return f"{len(os.sched_getaffinity(0))} CPU cores ({model}), no GPU"
 
 
 def cpu_has_bfloat16() -> bool:
     """Whether this x86 processor has native bfloat16 arithmetic (Linux's /proc/cpuinfo flags)."""
     try:
-        flags = open("/proc/cpuinfo").read()
+        flags = Path("/proc/cpuinfo").read_text()
     except OSError:
         return False
     return "avx512_bf16" in flags or "amx_bf16" in flags

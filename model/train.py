@@ -3,6 +3,7 @@
 A run directory holds config.json, history.csv, logs/ (TensorBoard), samples/ (a grid per
 epoch), checkpoints/ (everything needed to resume) and the final generator.keras.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -18,10 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.errors import FashionGANError
-from inference.grid import save_grid, to_uint8
-from model import data
-from model.variants import get_variant
+from fashiongan import spec
+from fashiongan.errors import FashionGANError
+from fashiongan.files import write_atomic
+from fashiongan.inference.grid import save_grid, to_uint8
+from fashiongan.model import data
+from fashiongan.spec import get_variant
 
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "history.csv"
@@ -30,8 +33,17 @@ CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 KEEP_CHECKPOINTS = 2
 # what --resume may change: the targets, the data's place and how (not what) to compute
-RESUMABLE_CHANGES = ("epochs", "max_steps", "out", "data_dir", "strategy", "xla",
-                     "steps_per_execution", "mixed_precision", "device_data")
+RESUMABLE_CHANGES = (
+    "epochs",
+    "max_steps",
+    "out",
+    "data_dir",
+    "strategy",
+    "xla",
+    "steps_per_execution",
+    "mixed_precision",
+    "device_data",
+)
 
 
 class TrainingError(FashionGANError):
@@ -42,8 +54,8 @@ class TrainingError(FashionGANError):
 class TrainConfig:
     """Everything that defines a run; None means the variant's own setting."""
 
-    variant: str = "dcgan"
-    dataset: str = "fashion_mnist"
+    variant: str = spec.DEFAULT_VARIANT
+    dataset: str = spec.DEFAULT_DATASET
     epochs: int = 1
     out: str = "runs/dcgan"
     batch_size: int | None = None
@@ -63,10 +75,10 @@ class TrainConfig:
     loss: str | None = None
     ema_momentum: float | None = None
 
-    def resolved(self) -> "TrainConfig":
+    def resolved(self) -> TrainConfig:
         """A copy with the variant's defaults filled in and every number checked."""
         variant = get_variant(self.variant)
-        data.get_dataset_info(self.dataset)
+        dataset = spec.get_dataset(self.dataset)
         batch_size = self.batch_size or variant.batch_size
         scale = large_batch_lr_scale(batch_size, variant.batch_size)
         config = dataclasses.replace(
@@ -78,31 +90,39 @@ class TrainConfig:
             loss=self.loss or variant.loss,
             ema_momentum=variant.ema_momentum if self.ema_momentum is None else self.ema_momentum,
         )
-        from model.losses import LOSSES
-
-        if config.loss not in LOSSES:
-            raise FashionGANError(f"unknown loss {config.loss!r}; choose one of: {', '.join(LOSSES)}")
-        for name in ("epochs", "batch_size", "steps_per_epoch", "max_steps", "grid_size",
-                     "g_learning_rate", "d_learning_rate", "steps_per_execution"):
+        if config.loss not in spec.LOSSES:
+            raise FashionGANError(f"unknown loss {config.loss!r}; choose one of: {', '.join(spec.LOSSES)}")
+        for name in (
+            "epochs",
+            "batch_size",
+            "steps_per_epoch",
+            "max_steps",
+            "grid_size",
+            "g_learning_rate",
+            "d_learning_rate",
+            "steps_per_execution",
+        ):
             value = getattr(config, name)
             if value is not None and not value > 0:
                 raise FashionGANError(f"{name} must be positive, got {value}")
         if not 0 <= config.beta_1 < 1:
             raise FashionGANError(f"beta_1 must be in [0, 1), got {config.beta_1}")
         if not 0 <= config.ema_momentum < 1:
-            raise FashionGANError(f"ema_momentum must be in [0, 1) (0 turns the average off), got {config.ema_momentum}")
-        classes = data.get_dataset_info(config.dataset).num_classes
-        if variant.conditional and variant.num_classes != classes:
             raise FashionGANError(
-                f"variant {variant.name} draws {variant.num_classes} classes, but {config.dataset} has {classes}"
+                f"ema_momentum must be in [0, 1) (0 turns the average off), got {config.ema_momentum}"
+            )
+        if variant.conditional and variant.num_classes != dataset.num_classes:
+            raise FashionGANError(
+                f"variant {variant.name} draws {variant.num_classes} classes, but {config.dataset} has "
+                f"{dataset.num_classes}"
             )
         return config
 
     def save(self, path: Path) -> None:
-        data.write_atomic(path, json.dumps(dataclasses.asdict(self), indent=2).encode())
+        write_atomic(path, json.dumps(dataclasses.asdict(self), indent=2).encode())
 
     @classmethod
-    def load(cls, path: Path) -> "TrainConfig":
+    def load(cls, path: Path) -> TrainConfig:
         try:
             return cls(**json.loads(path.read_text()))
         except (OSError, ValueError, TypeError) as error:
@@ -272,7 +292,8 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     import keras
     import tensorflow as tf
 
-    from model.gan import GAN
+    from fashiongan.model.gan import GAN
+    from fashiongan.model.variants import make_discriminator, make_generator
 
     variant = get_variant(config.variant)
     keras.utils.set_random_seed(config.seed)
@@ -292,15 +313,17 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
         with strategy.scope():
             d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
             g_optimizer = keras.optimizers.Adam(
-                config.g_learning_rate, beta_1=config.beta_1,
-                use_ema=config.ema_momentum > 0, ema_momentum=config.ema_momentum or 0.99,
+                config.g_learning_rate,
+                beta_1=config.beta_1,
+                use_ema=config.ema_momentum > 0,
+                ema_momentum=config.ema_momentum or 0.99,
             )
             if policy == "mixed_float16":
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
             gan = GAN(
-                generator=variant.make_generator(),
-                discriminator=variant.make_discriminator(),
+                generator=make_generator(variant),
+                discriminator=make_discriminator(variant),
                 latent_dim=variant.latent_dim,
                 loss=config.loss or variant.loss,
                 label_noise=variant.label_noise,
@@ -326,7 +349,9 @@ def sampling_generator(gan, variant_name: str, target=None):
     """The generator to sample and export: float32 layers holding the moving average of the
     generator's weights (the raw weights where the average is off), with the raw generator's
     batch-norm statistics. Writes into `target` (a generator of the same variant) if given."""
-    target = target or get_variant(variant_name).make_generator()
+    from fashiongan.model.variants import make_generator
+
+    target = target or make_generator(variant_name)
     target.set_weights(gan.generator.get_weights())
     optimizer = getattr(gan.g_optimizer, "inner_optimizer", gan.g_optimizer)
     if optimizer.use_ema:
@@ -361,11 +386,12 @@ def train(
     `extra_callbacks` are Keras callbacks, run after the project's own. Under
     MultiWorkerMirroredStrategy the chief writes the run directory and each other worker its
     own copy in <out>/.worker-N."""
-    from model.runtime import resolve_runtime
+    from fashiongan.model.runtime import resolve_runtime
 
     config = config.resolved()
-    runtime = resolve_runtime(config.strategy, config.xla, config.steps_per_execution,
-                              config.mixed_precision, config.device_data)
+    runtime = resolve_runtime(
+        config.strategy, config.xla, config.steps_per_execution, config.mixed_precision, config.device_data
+    )
     run_dir = Path(config.out)
     if not runtime.is_chief:
         run_dir = run_dir / f".worker-{runtime.worker_index}"
@@ -374,9 +400,7 @@ def train(
     split = data.load_dataset(config.dataset, "train", config.data_dir)
     batches_per_epoch = len(split.images) // config.batch_size
     if batches_per_epoch == 0:
-        raise FashionGANError(
-            f"batch size {config.batch_size} is larger than the {len(split.images)} training images"
-        )
+        raise FashionGANError(f"batch size {config.batch_size} is larger than the {len(split.images)} training images")
     if config.batch_size % runtime.replicas:
         raise FashionGANError(f"batch size {config.batch_size} does not split evenly over {runtime.replicas} replicas")
     steps_per_epoch = min(batches_per_epoch, config.steps_per_epoch or batches_per_epoch)
@@ -394,11 +418,14 @@ def train(
         print(f"resuming {run_dir} after epoch {initial_epoch} from {checkpoint}")
 
     SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep = _callbacks()
-    grid_inputs = np.random.default_rng(config.seed).standard_normal(
-        (config.grid_size**2, variant.latent_dim)
-    ).astype(np.float32)
+    grid_count = config.grid_size**2
+    grid_inputs = {
+        spec.NOISE_INPUT: np.random.default_rng(config.seed)
+        .standard_normal((grid_count, variant.latent_dim))
+        .astype(np.float32)
+    }
     if variant.conditional:
-        grid_inputs = [grid_inputs, np.arange(config.grid_size**2, dtype=np.int32) % variant.num_classes]
+        grid_inputs[spec.LABEL_INPUT] = np.arange(grid_count, dtype=np.int32) % variant.num_classes
     grids = SampleGrid(config.variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
     nan_guard = StopOnNonFinite()
     callbacks = [
@@ -414,8 +441,14 @@ def train(
 
     if initial_epoch < config.epochs:
         dataset = data.make_train_dataset(
-            split, config.batch_size, variant.output_range, steps_per_epoch, config.seed, initial_epoch,
-            with_labels=variant.conditional, indices_only=runtime.device_data,
+            split,
+            config.batch_size,
+            variant.output_range,
+            steps_per_epoch,
+            config.seed,
+            initial_epoch,
+            with_labels=variant.conditional,
+            indices_only=runtime.device_data,
         )
         gan.fit(
             dataset,

@@ -1,53 +1,57 @@
-"""The registry of GAN variants: each pairs a generator and a discriminator builder with the
-settings of the recipe it comes from.
+"""The networks of the GAN variants: one builder per network, looked up by the names that each
+variant's row in `fashiongan.spec.VARIANTS` gives.
 
 Every builder serves the unconditional and the class-conditional network: with
 `num_classes` > 0 the generator takes a `label` input beside `noise` (a learned label embedding
 concatenated to the noise) and the discriminator takes `label` beside `images` (a projection
 discriminator, Miyato & Koyama 2018: logits = w·φ(x) + b + embed(label)·φ(x))."""
+
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Callable
+from collections.abc import Callable
 
 import keras
 from keras import layers
 
-from inference.errors import FashionGANError
+from fashiongan.spec import IMAGE_SHAPE, LABEL_INPUT, NOISE_INPUT, VariantSpec, get_variant
 
-IMAGE_SHAPE = (28, 28, 1)
-OUTPUT_RANGES = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 LABEL_EMBEDDING_SIZE = 32
+REAL_INPUT = "images"  # the discriminator's image input
 
 
-def generator_inputs(latent_dim: int, num_classes: int) -> tuple[list, object]:
-    """The generator's inputs, and the tensor its first layer sees (noise, or noise ⊕ embedding)."""
-    noise = keras.Input((latent_dim,), name="noise")
+def generator_inputs(latent_dim: int, num_classes: int) -> tuple[dict, object]:
+    """The generator's named inputs, and the tensor its first layer sees (noise, or noise ⊕
+    embedding). Every network takes a dict of named inputs, so one- and two-input models are
+    called the same way: model({"noise": ..., "label": ...})."""
+    noise = keras.Input((latent_dim,), name=NOISE_INPUT)
     if not num_classes:
-        return [noise], noise
-    label = keras.Input((), dtype="int32", name="label")
+        return {NOISE_INPUT: noise}, noise
+    label = keras.Input((), dtype="int32", name=LABEL_INPUT)
     embedded = layers.Embedding(num_classes, LABEL_EMBEDDING_SIZE, name="label_embedding")(label)
-    return [noise, label], layers.Concatenate(name="noise_and_label")([noise, embedded])
+    return {NOISE_INPUT: noise, LABEL_INPUT: label}, layers.Concatenate(name="noise_and_label")([noise, embedded])
 
 
-def discriminator_inputs(num_classes: int) -> list:
-    images = keras.Input(IMAGE_SHAPE, name="images")
-    return [images, keras.Input((), dtype="int32", name="label")] if num_classes else [images]
+def discriminator_inputs(num_classes: int) -> dict:
+    images = keras.Input(IMAGE_SHAPE, name=REAL_INPUT)
+    if not num_classes:
+        return {REAL_INPUT: images}
+    return {REAL_INPUT: images, LABEL_INPUT: keras.Input((), dtype="int32", name=LABEL_INPUT)}
 
 
-def discriminator_logits(features, inputs: list, num_classes: int, wrap=lambda layer: layer):
+def discriminator_logits(features, inputs: dict, num_classes: int, wrap=lambda layer: layer):
     """Logits from flat features; with classes, plus the projection term embed(label)·features.
     `wrap` wraps the weight layers (spectral normalisation)."""
     logits = wrap(layers.Dense(1, name="unconditional_logits"))(features)
     if num_classes:
-        embedded = layers.Embedding(num_classes, features.shape[-1], embeddings_initializer="glorot_uniform",
-                                    name="label_projection")(inputs[1])
+        embedded = layers.Embedding(
+            num_classes, features.shape[-1], embeddings_initializer="glorot_uniform", name="label_projection"
+        )(inputs[LABEL_INPUT])
         logits = layers.Add()([logits, layers.Dot(axes=1)([embedded, features])])
     return layers.Identity(name="logits")(logits)
 
 
-def _model(inputs: list, outputs, name: str) -> keras.Model:
-    return keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name=name)
+def _model(inputs: dict, outputs, name: str) -> keras.Model:
+    return keras.Model(inputs, outputs, name=name)
 
 
 def dense_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
@@ -61,7 +65,7 @@ def dense_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
 
 def dense_discriminator(num_classes: int = 0) -> keras.Model:
     inputs = discriminator_inputs(num_classes)
-    x = layers.Flatten()(inputs[0])
+    x = layers.Flatten()(inputs[REAL_INPUT])
     for units in (1024, 512, 256):
         x = layers.Dense(units, activation="relu")(x)
     return _model(inputs, discriminator_logits(x, inputs, num_classes), "discriminator")
@@ -85,7 +89,7 @@ def fashiongan_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
 
 def fashiongan_discriminator(num_classes: int = 0) -> keras.Model:
     inputs = discriminator_inputs(num_classes)
-    x = inputs[0]
+    x = inputs[REAL_INPUT]
     for filters in (32, 64, 128, 256):
         x = layers.Conv2D(filters, 5)(x)
         x = layers.LeakyReLU(0.2)(x)
@@ -116,7 +120,7 @@ def dcgan_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
 
 def dcgan_discriminator(num_classes: int = 0) -> keras.Model:
     inputs = discriminator_inputs(num_classes)
-    x = inputs[0]
+    x = inputs[REAL_INPUT]
     for filters in (64, 128):
         x = layers.Conv2D(filters, 5, strides=2, padding="same")(x)
         x = layers.LeakyReLU()(x)
@@ -129,135 +133,33 @@ def sn_discriminator(num_classes: int = 0) -> keras.Model:
     """SNGAN-style: every weight layer spectrally normalised (Keras' SpectralNormalization), no
     dropout or batch norm, LeakyReLU 0.1."""
     inputs = discriminator_inputs(num_classes)
-    x = inputs[0]
+    x = inputs[REAL_INPUT]
     for filters, size, strides in ((64, 4, 2), (128, 4, 2), (256, 3, 1)):
         x = layers.SpectralNormalization(layers.Conv2D(filters, size, strides=strides, padding="same"))(x)
         x = layers.LeakyReLU(0.1)(x)
     x = layers.Flatten()(x)
-    return _model(inputs, discriminator_logits(x, inputs, num_classes, layers.SpectralNormalization),
-                  "discriminator")
+    return _model(inputs, discriminator_logits(x, inputs, num_classes, layers.SpectralNormalization), "discriminator")
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A named GAN recipe. Export and inference read latent_dim, output_range, image_shape and
-    conditional from here (through the manifest), never guess them. `classic` marks the
-    tutorial recipes that the newer variants are measured against."""
-
-    name: str
-    description: str
-    latent_dim: int
-    output_activation: str
-    build_generator: Callable[..., keras.Model]
-    build_discriminator: Callable[..., keras.Model]
-    g_learning_rate: float
-    d_learning_rate: float
-    beta_1: float = 0.9
-    batch_size: int = 256
-    label_noise: float = 0.0
-    loss: str = "bce"
-    num_classes: int = 0
-    ema_momentum: float = 0.999
-    classic: bool = True
-    image_shape: tuple[int, int, int] = IMAGE_SHAPE
-
-    @property
-    def output_range(self) -> tuple[float, float]:
-        return OUTPUT_RANGES[self.output_activation]
-
-    @property
-    def conditional(self) -> bool:
-        return self.num_classes > 0
-
-    def make_generator(self) -> keras.Model:
-        return self.build_generator(self.latent_dim, self.num_classes)
-
-    def make_discriminator(self) -> keras.Model:
-        return self.build_discriminator(self.num_classes)
-
-
-SNGAN = Variant(
-    name="sngan",
-    description="DCGAN generator against a spectrally normalised discriminator; hinge "
-    "loss, Adam 2e-4 beta1 0.5, batch 64",
-    latent_dim=100,
-    output_activation="tanh",
-    build_generator=dcgan_generator,
-    build_discriminator=sn_discriminator,
-    g_learning_rate=2e-4,
-    d_learning_rate=2e-4,
-    beta_1=0.5,
-    batch_size=64,
-    loss="hinge",
-    classic=False,
-)
-
-VARIANTS: dict[str, Variant] = {
-    variant.name: variant
-    for variant in (
-        Variant(
-            name="dense",
-            description="MLP GAN: Dense+ReLU generator (tanh, 784 -> 28x28) and MLP discriminator; "
-            "BCE, Adam 1e-4",
-            latent_dim=100,
-            output_activation="tanh",
-            build_generator=dense_generator,
-            build_discriminator=dense_discriminator,
-            g_learning_rate=1e-4,
-            d_learning_rate=1e-4,
-        ),
-        Variant(
-            name="fashiongan",
-            description="UpSampling2D+Conv2D generator (sigmoid) and Conv2D+Dropout discriminator "
-            "with noisy labels; Adam G 1e-4, D 1e-5",
-            latent_dim=128,
-            output_activation="sigmoid",
-            build_generator=fashiongan_generator,
-            build_discriminator=fashiongan_discriminator,
-            g_learning_rate=1e-4,
-            d_learning_rate=1e-5,
-            batch_size=128,
-            label_noise=0.15,
-        ),
-        Variant(
-            name="dcgan",
-            description="TensorFlow's DCGAN: Conv2DTranspose+BatchNorm generator (tanh) and "
-            "strided Conv2D discriminator; BCE, Adam 1e-4",
-            latent_dim=100,
-            output_activation="tanh",
-            build_generator=dcgan_generator,
-            build_discriminator=dcgan_discriminator,
-            g_learning_rate=1e-4,
-            d_learning_rate=1e-4,
-        ),
-        Variant(
-            name="cdcgan",
-            description="class-conditional DCGAN: label embedding into the generator, projection "
-            "discriminator; BCE, Adam 2e-4 beta1 0.5, batch 64",
-            latent_dim=100,
-            output_activation="tanh",
-            build_generator=dcgan_generator,
-            build_discriminator=dcgan_discriminator,
-            g_learning_rate=2e-4,
-            d_learning_rate=2e-4,
-            beta_1=0.5,
-            batch_size=64,
-            num_classes=10,
-            classic=False,
-        ),
-        SNGAN,
-        replace(
-            SNGAN,
-            name="csngan",
-            description="class-conditional sngan: label embedding into the generator, spectrally "
-            "normalised projection discriminator; hinge loss, Adam 2e-4 beta1 0.5, batch 64",
-            num_classes=10,
-        ),
-    )
+GENERATORS: dict[str, Callable[..., keras.Model]] = {
+    "dense": dense_generator,
+    "fashiongan": fashiongan_generator,
+    "dcgan": dcgan_generator,
+}
+DISCRIMINATORS: dict[str, Callable[..., keras.Model]] = {
+    "dense": dense_discriminator,
+    "fashiongan": fashiongan_discriminator,
+    "dcgan": dcgan_discriminator,
+    "spectral": sn_discriminator,
 }
 
 
-def get_variant(name: str) -> Variant:
-    if name not in VARIANTS:
-        raise FashionGANError(f"unknown variant {name!r}; choose one of: {', '.join(VARIANTS)}")
-    return VARIANTS[name]
+def make_generator(variant: VariantSpec | str) -> keras.Model:
+    """A new generator of a variant (a `fashiongan.spec` row or its name)."""
+    variant = get_variant(variant) if isinstance(variant, str) else variant
+    return GENERATORS[variant.generator](variant.latent_dim, variant.num_classes)
+
+
+def make_discriminator(variant: VariantSpec | str) -> keras.Model:
+    variant = get_variant(variant) if isinstance(variant, str) else variant
+    return DISCRIMINATORS[variant.discriminator](variant.num_classes)

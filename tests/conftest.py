@@ -1,5 +1,6 @@
 """Shared fixtures: small IDX datasets written by the tests themselves, and an isolated
 environment in which no real dataset or download is found by accident."""
+
 from __future__ import annotations
 
 import os
@@ -10,7 +11,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import pytest
 
-from model import data
+from fashiongan import spec
+from fashiongan.model import data
 
 
 def synthetic_split(count: int, seed: int) -> data.Split:
@@ -32,6 +34,21 @@ def write_idx_dataset(directory: Path, train: int = 64, test: int = 16, compress
     return directory
 
 
+def _gpu_visible() -> bool:
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked cpu_only assume no GPU is visible (the CPU defaults, bitwise CPU determinism,
+    logical CPU devices as replicas): skipped on a GPU host, where `-m gpu` has their twins."""
+    marked = [item for item in items if item.get_closest_marker("cpu_only")]
+    if marked and _gpu_visible():
+        for item in marked:
+            item.add_marker(pytest.mark.skip(reason="assumes no GPU is visible"))
+
+
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory) -> Path:
     return write_idx_dataset(tmp_path_factory.mktemp("tiny-fashion"))
@@ -46,19 +63,35 @@ def no_data_sources(tmp_path, monkeypatch):
     return tmp_path
 
 
-@pytest.fixture(scope="session")
-def exports(tiny_data_dir, tmp_path_factory):
-    """For each variant: a run trained for one step on tiny data, and its export of every format
-    (three TFLite files). Shared by the export and inference tests."""
-    from export import exporter
-    from model.train import TrainConfig, train
-    from model.variants import VARIANTS
+class LazyExports:
+    """For each variant, on first use: a run trained for one step on tiny data, and its export of
+    every format (every TFLite file). Built once per session, and only for the variants the
+    selected tests ask for (`pytest -k dense` trains and exports dense alone)."""
 
-    root = tmp_path_factory.mktemp("exports")
-    made = {}
-    for name in VARIANTS:
-        run = train(TrainConfig(variant=name, epochs=1, batch_size=8, steps_per_epoch=1,
-                                data_dir=str(tiny_data_dir), out=str(root / f"run-{name}")), verbose=0)
-        out = exporter.export(run, root / f"export-{name}", exporter.FORMATS, exporter.TFLITE_QUANTS)
-        made[name] = (run, out)
-    return made
+    def __init__(self, root: Path, data_dir: Path):
+        self.root, self.data_dir = root, data_dir
+        self.built: dict[str, tuple[Path, Path]] = {}
+
+    def __getitem__(self, name: str) -> tuple[Path, Path]:
+        if name not in self.built:
+            from fashiongan.export import exporter
+            from fashiongan.model.train import TrainConfig, train
+
+            config = TrainConfig(
+                variant=name,
+                epochs=1,
+                batch_size=8,
+                steps_per_epoch=1,
+                data_dir=str(self.data_dir),
+                out=str(self.root / f"run-{name}"),
+            )
+            run = train(config, verbose=0)
+            out = exporter.export(run, self.root / f"export-{name}", spec.EXPORT_FORMATS, spec.TFLITE_QUANTS)
+            self.built[name] = (run, out)
+        return self.built[name]
+
+
+@pytest.fixture(scope="session")
+def exports(tiny_data_dir, tmp_path_factory) -> LazyExports:
+    """Runs and exports by variant name, shared by the export, inference, demo and evaluation tests."""
+    return LazyExports(tmp_path_factory.mktemp("exports"), tiny_data_dir)

@@ -3,6 +3,7 @@ before it starts, and each MultiWorkerMirroredStrategy worker is its own process
 
     python tests/distributed_worker.py CONFIG_JSON [--logical-cpus N] [--resume]
 """
+
 import argparse
 import json
 import os
@@ -27,7 +28,7 @@ def main() -> None:
 
     import keras
 
-    from model.train import TrainConfig, train
+    from fashiongan.model.train import TrainConfig, train
 
     run_dir = train(TrainConfig(**json.loads(args.config)), resume=args.resume, verbose=0)
     generator = keras.saving.load_model(run_dir / "generator.keras", safe_mode=True)

@@ -1,4 +1,5 @@
 """The command line: one-line errors with exit status 2, and a tiny training run."""
+
 import os
 import subprocess
 import sys
@@ -12,8 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 def fashiongan(*args, env=None, timeout=300):
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "model.cli", *args],
-        capture_output=True, text=True, cwd=ROOT, env=environment, timeout=timeout,
+        [sys.executable, "-m", "fashiongan", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=environment,
+        timeout=timeout,
     )
 
 
@@ -29,7 +34,10 @@ def error_line(result) -> str:
 @pytest.mark.parametrize(
     "args, expected",
     [
-        (["--variant", "wgan"], "invalid choice: 'wgan' (choose from 'dense', 'fashiongan', 'dcgan', 'cdcgan', 'sngan', 'csngan')"),
+        (
+            ["--variant", "wgan"],
+            "invalid choice: 'wgan' (choose from 'dense', 'fashiongan', 'dcgan', 'cdcgan', 'sngan', 'csngan')",
+        ),
         (["--dataset", "cifar10"], "invalid choice: 'cifar10' (choose from 'fashion_mnist', 'mnist')"),
         (["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
         (["--epochs", "-3"], "--epochs: must be a positive integer, got -3"),
@@ -62,8 +70,19 @@ def test_corrupt_data_gives_one_line_naming_the_file(tiny_data_dir, tmp_path):
 
 def test_train_and_resume_from_the_command_line(tiny_data_dir, tmp_path):
     run = tmp_path / "run"
-    common = ["--variant", "dense", "--batch-size", "8", "--steps-per-epoch", "2",
-              "--data-dir", str(tiny_data_dir), "--out", str(run), "--quiet"]
+    common = [
+        "--variant",
+        "dense",
+        "--batch-size",
+        "8",
+        "--steps-per-epoch",
+        "2",
+        "--data-dir",
+        str(tiny_data_dir),
+        "--out",
+        str(run),
+        "--quiet",
+    ]
     first = fashiongan("train", "--epochs", "1", *common)
     assert first.returncode == 0, first.stderr
     assert f"sample grids: {run / 'samples'}" in first.stdout

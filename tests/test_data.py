@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import synthetic_split, write_idx_dataset
-from model import data
+
+from fashiongan.model import data
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -34,7 +34,7 @@ def test_truncated_idx_names_the_file(tmp_path):
 def test_truncated_gzip_is_a_data_error(tmp_path):
     path = data.write_idx(tmp_path / "labels.gz", np.arange(10, dtype=np.uint8), compress=True)
     path.write_bytes(path.read_bytes()[:-12])
-    with pytest.raises(data.DataError, match="labels.gz: cannot read or decompress"):
+    with pytest.raises(data.DataError, match=r"labels\.gz: cannot read or decompress"):
         data.read_idx(path)
 
 
@@ -48,7 +48,7 @@ def test_wrong_magic_is_rejected(tmp_path):
 def test_image_and_label_counts_must_agree(tmp_path):
     write_idx_dataset(tmp_path, train=8, test=4)
     data.write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.zeros(7, np.uint8), compress=True)
-    with pytest.raises(data.DataError, match="has 8 images but .* has 7 labels"):
+    with pytest.raises(data.DataError, match=r"has 8 images but .* has 7 labels"):
         data.read_idx_split(tmp_path, "train")
 
 
@@ -66,8 +66,13 @@ def test_keras_cache_layouts(no_data_sources):
     assert len(data.load_dataset("fashion_mnist", "train").images) == 9
     split = synthetic_split(6, 3)
     cache.mkdir(parents=True, exist_ok=True)
-    np.savez(cache / "mnist.npz", x_train=split.images, y_train=split.labels,
-             x_test=split.images[:2], y_test=split.labels[:2])
+    np.savez(
+        cache / "mnist.npz",
+        x_train=split.images,
+        y_train=split.labels,
+        x_test=split.images[:2],
+        y_test=split.labels[:2],
+    )
     loaded = data.load_dataset("mnist", "test")
     np.testing.assert_array_equal(loaded.images, split.images[:2])
 
@@ -79,8 +84,10 @@ def test_debian_layout_is_searched(no_data_sources, monkeypatch):
     assert len(data.load_dataset("fashion_mnist", "test").labels) == 3
 
 
-@pytest.mark.skipif(not DEBIAN_FASHION.is_dir() and not __import__("os").environ.get("CI"),
-                    reason="Debian's dataset-fashion-mnist is not installed (CI installs it)")
+@pytest.mark.skipif(
+    not DEBIAN_FASHION.is_dir() and not __import__("os").environ.get("CI"),
+    reason="Debian's dataset-fashion-mnist is not installed (CI installs it)",
+)
 def test_real_fashion_mnist_from_debian(monkeypatch):
     monkeypatch.delenv(data.DATA_DIR_ENV, raising=False)
     train = data.load_dataset("fashion_mnist", "train")

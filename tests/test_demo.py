@@ -1,5 +1,6 @@
 """The browser demo in a real browser: Debian's Chromium, headless, driven by Playwright, against
 `fashiongan demo` on a free loopback port."""
+
 import os
 import select
 import shutil
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import inference
+from fashiongan import inference
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +39,11 @@ class DemoServer:
 
     def __init__(self, folder: Path):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "model.cli", "demo", str(folder), "--port", "0"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-m", "fashiongan", "demo", str(folder), "--port", "0"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
 
     def __enter__(self) -> str:
@@ -74,8 +78,9 @@ def grid_tiles(page) -> np.ndarray:
         return Array.from(canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data);
     }""")
     grey = np.array(pixels, dtype=np.uint8).reshape(116, 116, 4)[..., 0]
-    return np.stack([grey[1 + row * 29 : 29 + row * 29, 1 + col * 29 : 29 + col * 29]
-                     for row in range(4) for col in range(4)])
+    return np.stack(
+        [grey[1 + row * 29 : 29 + row * 29, 1 + col * 29 : 29 + col * 29] for row in range(4) for col in range(4)]
+    )
 
 
 def generate(page, seed: int) -> np.ndarray:
@@ -103,8 +108,10 @@ def test_page_draws_the_generator_and_matches_python(exports, browser, name, tmp
         sampler = inference.load(export_dir, "tflite")
         noise = np.random.default_rng(7).standard_normal(sampler.latent_dim).astype(np.float32)
         label = 3
-        from_page = np.array(page.evaluate("([noise, label]) => window.fashiongan.run(noise, label)",
-                                           [noise.tolist(), label]), dtype=np.float32)
+        from_page = np.array(
+            page.evaluate("([noise, label]) => window.fashiongan.run(noise, label)", [noise.tolist(), label]),
+            dtype=np.float32,
+        )
         from_python = sampler.generate(noise[None], [label] if sampler.conditional else None)
         assert np.abs(from_page - from_python.reshape(-1)).max() <= 1e-3
         screenshot = tmp_path / f"demo-{name}.png"
@@ -130,8 +137,13 @@ def test_missing_or_corrupt_model_shows_the_reason(exports, browser, tmp_path):
 
 
 def test_demo_refuses_a_folder_that_is_not_an_export(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "model.cli", "demo", str(tmp_path / "nowhere"), "--port", "0"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "fashiongan", "demo", str(tmp_path / "nowhere"), "--port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2 and "no such export folder" in result.stderr.strip().splitlines()[-1]
 
 

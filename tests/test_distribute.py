@@ -1,5 +1,6 @@
 """tf.distribute on CPU: MirroredStrategy over two logical CPU devices, and two
 MultiWorkerMirroredStrategy workers on 127.0.0.1. Each runs in fresh processes, bounded in time."""
+
 import csv
 import json
 import os
@@ -11,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.runtime import resolve_runtime
-from model.train import TrainConfig, large_batch_lr_scale
+from fashiongan.model.runtime import resolve_runtime
+from fashiongan.model.train import TrainConfig, large_batch_lr_scale
 
 WORKER = Path(__file__).with_name("distributed_worker.py")
 ROOT = WORKER.parents[1]
@@ -21,7 +22,10 @@ ROOT = WORKER.parents[1]
 def run_worker(config: dict, *extra: str, env: dict | None = None, timeout: int = 240) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(WORKER), json.dumps(config), *extra],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         env={**os.environ, **(env or {})},
     )
 
@@ -38,10 +42,19 @@ def finish(process: subprocess.Popen, timeout: int = 240) -> dict:
 
 
 def tiny(data_dir, out, **overrides) -> dict:
-    return {"variant": "dcgan", "epochs": 1, "batch_size": 8, "steps_per_epoch": 2, "seed": 5,
-            "data_dir": str(data_dir), "out": str(out), **overrides}
+    return {
+        "variant": "dcgan",
+        "epochs": 1,
+        "batch_size": 8,
+        "steps_per_epoch": 2,
+        "seed": 5,
+        "data_dir": str(data_dir),
+        "out": str(out),
+        **overrides,
+    }
 
 
+@pytest.mark.cpu_only
 def test_mirrored_over_two_cpus_trains_and_resumes(tiny_data_dir, tmp_path):
     config = tiny(tiny_data_dir, tmp_path / "run", strategy="mirrored")
     first = finish(run_worker(config, "--logical-cpus", "2"))
@@ -54,9 +67,11 @@ def test_mirrored_over_two_cpus_trains_and_resumes(tiny_data_dir, tmp_path):
     assert np.isfinite(resumed["checksum"]) and resumed["checksum"] != first["checksum"]
 
 
+@pytest.mark.cpu_only
 def test_batch_must_split_over_replicas(tiny_data_dir, tmp_path):
-    process = run_worker(tiny(tiny_data_dir, tmp_path / "run", strategy="mirrored", batch_size=7),
-                         "--logical-cpus", "2")
+    process = run_worker(
+        tiny(tiny_data_dir, tmp_path / "run", strategy="mirrored", batch_size=7), "--logical-cpus", "2"
+    )
     _, stderr = process.communicate(timeout=240)
     assert process.returncode != 0 and "does not split evenly over 2 replicas" in stderr
 
@@ -71,12 +86,15 @@ def free_ports(count: int) -> list[int]:
     return ports
 
 
+@pytest.mark.cpu_only
 def test_two_multiworker_processes_end_with_identical_generators(tiny_data_dir, tmp_path):
     workers = [f"127.0.0.1:{port}" for port in free_ports(2)]
     config = tiny(tiny_data_dir, tmp_path / "run", strategy="multiworker", epochs=2)
     processes = [
-        run_worker(config, env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers},
-                                                          "task": {"type": "worker", "index": index}})})
+        run_worker(
+            config,
+            env={"TF_CONFIG": json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}})},
+        )
         for index in range(2)
     ]
     try:
@@ -86,9 +104,10 @@ def test_two_multiworker_processes_end_with_identical_generators(tiny_data_dir, 
             if process.poll() is None:
                 process.kill()
     failures = [
-        f"worker {index}: " + "\n".join(
-            line for line in stderr.splitlines() if not line.startswith(("I0000", "W0000", "E0000")))[-1500:]
-        for index, (process, (_, stderr)) in enumerate(zip(processes, outputs)) if process.returncode != 0
+        f"worker {index}: "
+        + "\n".join(line for line in stderr.splitlines() if not line.startswith(("I0000", "W0000", "E0000")))[-1500:]
+        for index, (process, (_, stderr)) in enumerate(zip(processes, outputs))
+        if process.returncode != 0
     ]
     assert not failures, "\n".join(reversed(failures))  # a worker's own error first, the chief's abort after
     results = [json.loads(stdout.strip().splitlines()[-1]) for stdout, _ in outputs]
@@ -99,6 +118,7 @@ def test_two_multiworker_processes_end_with_identical_generators(tiny_data_dir, 
     assert [int(row["step"]) for row in rows] == [2, 4]
 
 
+@pytest.mark.cpu_only
 def test_auto_runtime_on_this_cpu_machine():
     runtime = resolve_runtime()
     assert runtime.device == "CPU" and runtime.strategy_name == "one" and runtime.replicas == 1

@@ -4,6 +4,7 @@ Tolerances, in the [0, 1] output contract: float32 formats within 1e-4 of the Ke
 in inference mode; float16 TFLite within 2e-3; dynamic-range int8 TFLite within 1e-1. On trained
 generators the largest differences measured were 5.6e-4 (float16) and 4.3e-2 (int8, dcgan):
 `python benchmarks/export_parity.py RUN_DIR ...`, table in the README."""
+
 import shutil
 
 import keras
@@ -11,23 +12,24 @@ import numpy as np
 import onnx
 import pytest
 
-from export import exporter
-from inference.backends import open_artifact
-from inference.manifest import ARTIFACT_PATHS, read_manifest, sha256_file, verify_artifact
-from model.variants import VARIANTS
+from fashiongan import spec
+from fashiongan.export import exporter
+from fashiongan.inference.backends import open_artifact
+from fashiongan.inference.manifest import ManifestError, read_manifest, sha256_file, verify_artifact
+from fashiongan.model.variants import make_discriminator
+from fashiongan.spec import VARIANTS
 
 pytestmark = pytest.mark.slow
 
-TOLERANCES = {"keras": 1e-4, "savedmodel": 1e-4, "tflite": 1e-4, "onnx": 1e-4, "h5": 1e-4,
-              "tflite_float16": 2e-3, "tflite_dynamic": 1e-1}
-ALL_ARTIFACTS = tuple(TOLERANCES)
+TOLERANCES = {artifact.name: artifact.tolerance for artifact in spec.ARTIFACTS}
+ALL_ARTIFACTS = spec.ARTIFACT_NAMES
 
 
 def reference_images(run_dir, variant_name, noise, labels=None):
     """The trained generator in inference mode, mapped to [0, 1] by hand."""
     generator = keras.saving.load_model(run_dir / "generator.keras", safe_mode=True)
     low, high = VARIANTS[variant_name].output_range
-    inputs = noise if labels is None else [noise, labels]
+    inputs = {"noise": noise} if labels is None else {"noise": noise, "label": labels}
     return (np.asarray(generator(inputs, training=False)) - low) / (high - low)
 
 
@@ -39,7 +41,7 @@ def parity_inputs(name, count=5):
 
 
 def backend_for(export_dir, artifact):
-    return open_artifact(artifact, export_dir / ARTIFACT_PATHS[artifact])
+    return open_artifact(artifact, export_dir / spec.ARTIFACT_FORMATS[artifact].path)
 
 
 @pytest.mark.parametrize("artifact", ALL_ARTIFACTS)
@@ -57,9 +59,9 @@ def test_every_format_matches_keras(exports, name, artifact):
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_tflite_files_hold_only_builtin_ops(exports, name):
     _, export_dir = exports[name]
-    for artifact in ("tflite", "tflite_float16", "tflite_dynamic"):
-        ops = exporter.tflite_ops(export_dir / ARTIFACT_PATHS[artifact])
-        assert ops and exporter.non_builtin_tflite_ops(export_dir / ARTIFACT_PATHS[artifact]) == []
+    for artifact in spec.artifacts_of("tflite"):
+        ops = exporter.tflite_ops(export_dir / artifact.path)
+        assert ops and exporter.non_builtin_tflite_ops(export_dir / artifact.path) == []
         assert not any(op.startswith("Flex") for op in ops)
 
 
@@ -139,7 +141,7 @@ def test_corrupted_artifact_fails_verification(exports, tmp_path):
         handle.seek(100)
         handle.write(b"\x00\x01\x02")
     record = read_manifest(copy)["artifacts"]["onnx"]
-    with pytest.raises(Exception, match="checksum does not match"):
+    with pytest.raises(ManifestError, match="checksum does not match"):
         verify_artifact(copy, record)
 
 
@@ -150,7 +152,7 @@ def test_failed_export_leaves_the_previous_one_intact(exports, monkeypatch):
     def broken_onnx(*args, **kwargs):
         raise exporter.ExportError("simulated converter crash")
 
-    monkeypatch.setattr(exporter, "write_onnx", broken_onnx)
+    monkeypatch.setitem(exporter.WRITERS, "onnx", broken_onnx)
     with pytest.raises(exporter.ExportError, match="simulated"):
         exporter.export(run_dir, export_dir)
     after = {path.name: sha256_file(path) for path in export_dir.iterdir() if path.is_file()}
@@ -167,7 +169,7 @@ def test_bad_sources_are_refused(exports, tmp_path):
     with pytest.raises(exporter.ExportError, match="not a loadable Keras model"):
         exporter.export(text_file, tmp_path / "out", variant="dcgan")
     discriminator = tmp_path / "discriminator.keras"
-    VARIANTS["dcgan"].make_discriminator().save(discriminator)
+    make_discriminator("dcgan").save(discriminator)
     with pytest.raises(exporter.ExportError, match="not a dcgan generator"):
         exporter.export(discriminator, tmp_path / "out", variant="dcgan")
     with pytest.raises(exporter.ExportError, match="pass --variant"):

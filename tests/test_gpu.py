@@ -1,13 +1,14 @@
 """Checks that need a GPU: skipped where none is visible (CI has none); run them on a GPU
 machine with `pytest -m gpu`."""
+
 import csv
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from model.runtime import resolve_runtime
-from model.train import TrainConfig, train
+from fashiongan.model.runtime import resolve_runtime
+from fashiongan.model.train import TrainConfig, train
 
 pytestmark = [
     pytest.mark.gpu,
@@ -25,8 +26,18 @@ def test_gpu_defaults_turn_on_the_fast_path():
 def test_gpu_training_with_xla_and_mixed_precision_is_finite_and_exports_float32(
     tiny_data_dir, tmp_path, mixed_precision
 ):
-    run = train(TrainConfig(variant="dcgan", epochs=2, batch_size=8, steps_per_epoch=4, out=str(tmp_path / "run"),
-                            data_dir=str(tiny_data_dir), mixed_precision=mixed_precision), verbose=0)
+    run = train(
+        TrainConfig(
+            variant="dcgan",
+            epochs=2,
+            batch_size=8,
+            steps_per_epoch=4,
+            out=str(tmp_path / "run"),
+            data_dir=str(tiny_data_dir),
+            mixed_precision=mixed_precision,
+        ),
+        verbose=0,
+    )
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert [int(row["step"]) for row in rows] == [4, 8]
     assert all(np.isfinite(float(row["d_loss"])) and np.isfinite(float(row["g_loss"])) for row in rows)

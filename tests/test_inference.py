@@ -1,4 +1,5 @@
 """The sampler: parity across formats, seeds, labels, interpolation, and refusals."""
+
 import json
 import os
 import shutil
@@ -10,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import inference
-from inference.backends import Backend
-from inference.manifest import ManifestError
-from inference.sampler import Sampler, SamplerError
+from fashiongan import inference, pretrained
+from fashiongan.inference.backends import Backend
+from fashiongan.inference.manifest import ManifestError
+from fashiongan.inference.sampler import Sampler, SamplerError
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT32_ARTIFACTS = ("onnx", "tflite", "keras", "savedmodel", "h5")
@@ -136,8 +137,10 @@ class FixedBackend(Backend):
 
 
 def test_labels_by_name_index_and_default_spread():
-    sampler = Sampler(FixedBackend(Path("fixed")), {"latent_dim": 4, "conditional": True,
-                                                     "class_names": ["t-shirt", "trouser", "sneaker"]})
+    sampler = Sampler(
+        FixedBackend(Path("fixed")),
+        {"latent_dim": 4, "conditional": True, "class_names": ["t-shirt", "trouser", "sneaker"]},
+    )
     assert sampler.labels(5).tolist() == [0, 1, 2, 0, 1]
     assert sampler.labels(3, ["Sneaker"]).tolist() == [2, 2, 2]
     assert sampler.labels(2, [1, "t-shirt"]).tolist() == [1, 0]
@@ -153,8 +156,14 @@ def test_labels_by_name_index_and_default_spread():
 
 
 def _sample_cli(*args, python=sys.executable, env=None):
-    return subprocess.run([python, "-m", "model.cli", "sample", *args], capture_output=True, text=True,
-                          cwd=ROOT, env={**os.environ, **(env or {})}, timeout=300)
+    return subprocess.run(
+        [python, "-m", "fashiongan", "sample", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
 
 
 @pytest.mark.slow
@@ -162,8 +171,19 @@ def test_sample_cli_writes_grid_and_npy_and_refuses_bad_input(exports, tmp_path)
     from PIL import Image
 
     _, export_dir = exports["dcgan"]
-    result = _sample_cli(str(export_dir), "--n", "6", "--nrow", "3", "--seed", "4",
-                         "--out", str(tmp_path / "grid.png"), "--npy", str(tmp_path / "images.npy"))
+    result = _sample_cli(
+        str(export_dir),
+        "--n",
+        "6",
+        "--nrow",
+        "3",
+        "--seed",
+        "4",
+        "--out",
+        str(tmp_path / "grid.png"),
+        "--npy",
+        str(tmp_path / "images.npy"),
+    )
     assert result.returncode == 0, result.stderr
     images = np.load(tmp_path / "images.npy")
     np.testing.assert_array_equal(images, inference.load(export_dir).sample(6, seed=4))
@@ -191,30 +211,59 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_pa
     environment = tmp_path / "base-venv"
     venv.create(environment, with_pip=True)
     python = str(environment / "bin" / "python")
-    install = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
-                             capture_output=True, text=True, timeout=900)
+    install = subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert install.returncode == 0, install.stderr[-2000:]
-    no_tf = subprocess.run([python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"],
-                           capture_output=True, text=True)
+    no_tf = subprocess.run(
+        [python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"], capture_output=True, text=True
+    )
     assert no_tf.stdout.strip() == "None"
     fashiongan = str(environment / "bin" / "fashiongan")
     for artifact in ("onnx", "tflite"):
         npy = tmp_path / f"{artifact}.npy"
         result = subprocess.run(
-            [fashiongan, "sample", str(export_dir), "--format", artifact, "--n", "4", "--seed", "2",
-             "--out", str(tmp_path / f"{artifact}.png"), "--npy", str(npy)],
-            capture_output=True, text=True, cwd=tmp_path, timeout=300,
+            [
+                fashiongan,
+                "sample",
+                str(export_dir),
+                "--format",
+                artifact,
+                "--n",
+                "4",
+                "--seed",
+                "2",
+                "--out",
+                str(tmp_path / f"{artifact}.png"),
+                "--npy",
+                str(npy),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
         )
         assert result.returncode == 0, result.stderr
         expected = inference.load(export_dir, "keras").sample(4, seed=2)
         assert np.abs(np.load(npy).astype(int) - expected.astype(int)).max() <= 1
+    # the pretrained generator by name, from a folder that holds no such path (package data)
     grid = tmp_path / "pretrained.png"
-    shipped = subprocess.run([fashiongan, "sample", "pretrained/fashion_mnist", "--n", "64", "--out", str(grid)],
-                             capture_output=True, text=True, cwd=ROOT, timeout=300)
+    shipped = subprocess.run(
+        [fashiongan, "sample", "fashion_mnist", "--n", "64", "--out", str(grid)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert shipped.returncode == 0, shipped.stderr
     assert "(onnx)" in shipped.stdout and Image.open(grid).size == ((8 * 30 + 2) * 2, (8 * 30 + 2) * 2)
-    demo = subprocess.Popen([fashiongan, "demo", "--port", "0"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    assert str(environment.resolve()) in shipped.stdout  # read from the installed package, not this checkout
+    demo = subprocess.Popen(
+        [fashiongan, "demo", "--port", "0"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         url = demo.stdout.readline().split(" at ", 1)[1].split()[0]
         import urllib.request
@@ -228,19 +277,27 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_pa
         demo.terminate()
         demo.wait(timeout=10)
     check = subprocess.run(
-        [python, "-c", "import sys, inference; inference.load(sys.argv[1]).sample(2); "
-                       "print('tensorflow' in sys.modules)", str(export_dir)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+        [
+            python,
+            "-c",
+            "import sys; from fashiongan import inference; inference.load(sys.argv[1]).sample(2); "
+            "print('tensorflow' in sys.modules or 'keras' in sys.modules)",
+            str(export_dir),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
     )
     assert check.returncode == 0 and check.stdout.strip() == "False", check.stderr
 
 
-PRETRAINED = ROOT / "pretrained" / "fashion_mnist"
+PRETRAINED = pretrained.generator_dir("fashion_mnist")
 
 
 def test_pretrained_generator_verifies_and_is_small():
-    from inference.manifest import read_manifest, verify_artifact
-    from model.variants import VARIANTS
+    from fashiongan.inference.manifest import read_manifest, verify_artifact
+    from fashiongan.spec import VARIANTS
 
     manifest = read_manifest(PRETRAINED)
     assert set(manifest["artifacts"]) == {"onnx", "tflite_dynamic"}

@@ -1,11 +1,12 @@
 """Known answers for each loss from fixed logits: BCE(t, x) = max(x, 0) - x t + log(1 + exp(-|x|))."""
+
 import math
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from model.losses import LOSSES, bce_discriminator_loss, bce_generator_loss
+from fashiongan.model.losses import LOSSES, bce_discriminator_loss, bce_generator_loss
 
 
 def softplus(x: float) -> float:
@@ -48,7 +49,7 @@ def test_every_loss_pair_is_finite_and_ranks_a_good_discriminator_lower():
 
 
 def test_hinge_known_answer():
-    from model.losses import critic_generator_loss, hinge_discriminator_loss
+    from fashiongan.model.losses import critic_generator_loss, hinge_discriminator_loss
 
     real, fake = tf.constant([[2.0], [0.5]]), tf.constant([[-3.0], [0.25]])
     # real: relu(1-2)=0, relu(1-0.5)=0.5 -> 0.25; fake: relu(1-3)=0, relu(1.25)=1.25 -> 0.625
@@ -57,7 +58,7 @@ def test_hinge_known_answer():
 
 
 def test_lsgan_known_answer():
-    from model.losses import lsgan_discriminator_loss, lsgan_generator_loss
+    from fashiongan.model.losses import lsgan_discriminator_loss, lsgan_generator_loss
 
     real, fake = tf.constant([[2.0], [0.0]]), tf.constant([[1.0], [-1.0]])
     # 0.5 * mean(1, 1) + 0.5 * mean(1, 1) = 1; generator: 0.5 * mean(0, 4) = 1
@@ -68,7 +69,7 @@ def test_lsgan_known_answer():
 def test_wasserstein_and_gradient_penalty_known_answers():
     import keras
 
-    from model.losses import gradient_penalty, wasserstein_discriminator_loss
+    from fashiongan.model.losses import gradient_penalty, wasserstein_discriminator_loss
 
     real, fake = tf.constant([[2.0], [4.0]]), tf.constant([[-1.0], [0.0]])
     assert float(wasserstein_discriminator_loss(real, fake)) == pytest.approx(-0.5 - 3.0)

@@ -1,4 +1,5 @@
 """train(config) end to end on tiny IDX data: grids, checkpoints, exact resume, seeds, NaN."""
+
 import csv
 import json
 
@@ -7,12 +8,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from model.train import TrainConfig, TrainingError, latest_checkpoint, train
+from fashiongan.model.train import TrainConfig, TrainingError, latest_checkpoint, train
 
 
 def tiny_config(data_dir, out, **overrides) -> TrainConfig:
-    settings = dict(variant="dcgan", dataset="fashion_mnist", epochs=1, out=str(out), batch_size=8,
-                    steps_per_epoch=2, data_dir=str(data_dir), seed=3)
+    settings = dict(
+        variant="dcgan",
+        dataset="fashion_mnist",
+        epochs=1,
+        out=str(out),
+        batch_size=8,
+        steps_per_epoch=2,
+        data_dir=str(data_dir),
+        seed=3,
+    )
     return TrainConfig(**{**settings, **overrides})
 
 
@@ -35,6 +44,7 @@ def test_run_directory_contents_and_grid(tiny_data_dir, tmp_path):
     assert latest_checkpoint(run_dir).name == "epoch-0002"
 
 
+@pytest.mark.cpu_only
 def test_resume_matches_an_uninterrupted_run(tiny_data_dir, tmp_path):
     straight = train(tiny_config(tiny_data_dir, tmp_path / "straight", epochs=2), verbose=0)
     interrupted = tmp_path / "interrupted"
@@ -46,6 +56,7 @@ def test_resume_matches_an_uninterrupted_run(tiny_data_dir, tmp_path):
     assert [int(row["epoch"]) for row in rows] == [1, 2]  # no lost or repeated epoch
 
 
+@pytest.mark.cpu_only
 def test_seed_makes_runs_reproducible(tiny_data_dir, tmp_path):
     first = train(tiny_config(tiny_data_dir, tmp_path / "a", variant="dense"), verbose=0)
     second = train(tiny_config(tiny_data_dir, tmp_path / "b", variant="dense"), verbose=0)

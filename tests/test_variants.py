@@ -1,47 +1,52 @@
 """The shared harness, parametrised over every variant: build, serialise, reload, one train step."""
+
 import keras
 import numpy as np
 import pytest
 
-from model.cli import variant_names
-from model.train import TrainConfig, build_gan
-from model.variants import VARIANTS, get_variant
+from fashiongan.errors import FashionGANError
+from fashiongan.model.train import TrainConfig, build_gan
+from fashiongan.model.variants import DISCRIMINATORS, GENERATORS, make_discriminator, make_generator
+from fashiongan.spec import VARIANTS, get_variant
 
 ALL_VARIANTS = sorted(VARIANTS)
 
 
-def test_cli_lists_exactly_the_registry():
-    assert sorted(variant_names()) == ALL_VARIANTS
+def test_every_spec_row_names_builders_that_exist():
+    assert {variant.generator for variant in VARIANTS.values()} <= set(GENERATORS)
+    assert {variant.discriminator for variant in VARIANTS.values()} <= set(DISCRIMINATORS)
 
 
 def test_unknown_variant_names_the_choices():
-    with pytest.raises(Exception, match="choose one of: dense, fashiongan, dcgan, cdcgan, sngan, csngan"):
+    with pytest.raises(FashionGANError, match="choose one of: dense, fashiongan, dcgan, cdcgan, sngan, csngan"):
         get_variant("wgan")
 
 
 def _inputs(variant, count=4, seed=0):
-    """Generator inputs: noise, and for a conditional variant labels 0, 1, 2, ..."""
+    """Generator inputs by name: noise, and for a conditional variant labels 0, 1, 2, ..."""
     noise = np.random.default_rng(seed).standard_normal((count, variant.latent_dim)).astype(np.float32)
-    return [noise, np.arange(count, dtype=np.int32) % variant.num_classes] if variant.conditional else noise
+    if variant.conditional:
+        return {"noise": noise, "label": np.arange(count, dtype=np.int32) % variant.num_classes}
+    return {"noise": noise}
 
 
 @pytest.mark.parametrize("name", ALL_VARIANTS)
 def test_generator_shape_and_output_range(name):
     variant = VARIANTS[name]
     inputs = _inputs(variant)
-    images = np.asarray(variant.make_generator()(inputs, training=False))
+    images = np.asarray(make_generator(variant)(inputs, training=False))
     assert images.shape == (4, *variant.image_shape)
     low, high = variant.output_range
     assert images.min() >= low and images.max() <= high and images.std() > 0
-    discriminator_inputs = [images, inputs[1]] if variant.conditional else images
-    logits = np.asarray(variant.make_discriminator()(discriminator_inputs))
+    discriminator_inputs = {"images": images, **({"label": inputs["label"]} if variant.conditional else {})}
+    logits = np.asarray(make_discriminator(variant)(discriminator_inputs))
     assert logits.shape == (4, 1)
 
 
 @pytest.mark.parametrize("name", ALL_VARIANTS)
 def test_config_round_trip_and_keras_reload_in_safe_mode(name, tmp_path):
     variant = VARIANTS[name]
-    generator = variant.make_generator()
+    generator = make_generator(variant)
     clone = keras.Model.from_config(generator.get_config())
     assert clone.get_config() == generator.get_config()
     clone.set_weights(generator.get_weights())
@@ -74,11 +79,11 @@ def test_one_train_step_is_finite_and_moves_both_networks(name):
 @pytest.mark.parametrize("name", ["cdcgan", "csngan"])
 def test_conditional_generator_draws_different_images_per_label(name):
     variant = VARIANTS[name]
-    generator = variant.make_generator()
-    noise = np.repeat(_inputs(variant, 1)[0], 10, axis=0)
-    images = np.asarray(generator([noise, np.arange(10, dtype=np.int32)], training=False))
+    generator = make_generator(variant)
+    noise = np.repeat(_inputs(variant, 1)["noise"], 10, axis=0)
+    images = np.asarray(generator({"noise": noise, "label": np.arange(10, dtype=np.int32)}, training=False))
     assert all(not np.allclose(images[0], image) for image in images[1:])
-    assert [tensor.name for tensor in generator.inputs] == ["noise", "label"]
+    assert list(generator.input) == ["noise", "label"]
 
 
 def test_sngan_discriminator_is_spectrally_normalised_after_a_step():
@@ -89,13 +94,13 @@ def test_sngan_discriminator_is_spectrally_normalised_after_a_step():
     wrapped = [layer for layer in gan.discriminator.layers if isinstance(layer, keras.layers.SpectralNormalization)]
     assert len(wrapped) == 4
     for layer in wrapped:
-        gan.discriminator(real, training=True)  # one more power iteration per call
+        gan.discriminator({"images": real}, training=True)  # one more power iteration per call
         kernel = np.asarray(layer.kernel).reshape(-1, layer.kernel.shape[-1])
         assert np.linalg.norm(kernel, 2) == pytest.approx(1.0, abs=0.1)
 
 
 def test_ema_generator_is_the_moving_average_and_the_raw_one_keeps_training():
-    from model.train import sampling_generator
+    from fashiongan.model.train import sampling_generator
 
     config = TrainConfig(variant="dense", ema_momentum=0.5).resolved()
     gan = build_gan(config)
@@ -123,5 +128,5 @@ def test_every_loss_trains_a_step(loss):
 
 
 def test_unknown_loss_is_refused():
-    with pytest.raises(Exception, match="unknown loss 'ralsgan'; choose one of: bce, hinge, lsgan, wgan-gp"):
+    with pytest.raises(FashionGANError, match="unknown loss 'ralsgan'; choose one of: bce, hinge, lsgan, wgan-gp"):
         TrainConfig(variant="dense", loss="ralsgan").resolved()

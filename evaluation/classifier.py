@@ -3,6 +3,7 @@ frozen MNIST classifier): a small CNN per dataset, trained on the train split on
 versioned artifact `<root>/<dataset>/v<N>/` holding classifier.keras and classifier.json.
 
 Its input is the export contract: float32 N×28×28×1 in [0, 1]."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.errors import FashionGANError
-from model import data
+from fashiongan import pretrained
+from fashiongan.errors import FashionGANError
+from fashiongan.model import data
+from fashiongan.spec import get_dataset
 
 CLASSIFIER_FILE = "classifier.keras"
 CLASSIFIER_INFO = "classifier.json"
 FEATURE_LAYER = "features"
 CLASSIFIER_DIR_ENV = "FASHIONGAN_CLASSIFIER_DIR"
-PACKAGED_ROOT = Path(__file__).resolve().parents[1] / "pretrained" / "classifiers"
+PACKAGED_ROOT = pretrained.CLASSIFIERS
 ACCURACY_BARS = {"fashion_mnist": 0.92, "mnist": 0.99}
 
 
@@ -47,13 +50,18 @@ def unit_images(split: data.Split) -> np.ndarray:
 
 
 def train_classifier(
-    dataset: str, root: str | os.PathLike | None = None, epochs: int = 12, batch_size: int = 128,
-    seed: int = 0, data_dir: str | None = None, verbose: int | str = "auto",
+    dataset: str,
+    root: str | os.PathLike | None = None,
+    epochs: int = 12,
+    batch_size: int = 128,
+    seed: int = 0,
+    data_dir: str | None = None,
+    verbose: int | str = "auto",
 ) -> Path:
     """Train on the train split, measure on the test split, and write the next version."""
     import keras
 
-    info = data.get_dataset_info(dataset)
+    info = get_dataset(dataset)
     train_split = data.load_dataset(dataset, "train", data_dir)
     test_split = data.load_dataset(dataset, "test", data_dir)
     keras.utils.set_random_seed(seed)
@@ -64,17 +72,29 @@ def train_classifier(
         metrics=["accuracy"],
     )
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 1e-3 * 0.85**epoch)
-    model.fit(unit_images(train_split), train_split.labels, epochs=epochs, batch_size=batch_size,
-              callbacks=[schedule], verbose=verbose)
+    model.fit(
+        unit_images(train_split),
+        train_split.labels,
+        epochs=epochs,
+        batch_size=batch_size,
+        callbacks=[schedule],
+        verbose=verbose,
+    )
     _, accuracy = model.evaluate(unit_images(test_split), test_split.labels, verbose=0)
     folder = _next_version(Path(root or PACKAGED_ROOT) / dataset)
     temporary = folder.with_name(f".{folder.name}.tmp")
     temporary.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, temporary / CLASSIFIER_FILE)
     info_record = {
-        "dataset": dataset, "version": int(folder.name[1:]), "test_accuracy": float(accuracy),
-        "trained_on": "train split", "train_images": len(train_split.images), "epochs": epochs,
-        "batch_size": batch_size, "seed": seed, "feature_layer": FEATURE_LAYER,
+        "dataset": dataset,
+        "version": int(folder.name[1:]),
+        "test_accuracy": float(accuracy),
+        "trained_on": "train split",
+        "train_images": len(train_split.images),
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "feature_layer": FEATURE_LAYER,
         "feature_dim": int(model.get_layer(FEATURE_LAYER).output.shape[-1]),
         "input": "float32 Nx28x28x1 in [0, 1]",
     }
@@ -104,7 +124,7 @@ def _next_version(dataset_root: Path) -> Path:
 
 def find_classifier(dataset: str, path: str | os.PathLike | None = None) -> Path:
     """An explicit artifact folder, else the newest version under $FASHIONGAN_CLASSIFIER_DIR,
-    then under the repository's pretrained/classifiers."""
+    then among the classifiers shipped with the package."""
     if path is not None:
         folder = Path(path)
         if not (folder / CLASSIFIER_INFO).is_file():
@@ -115,9 +135,7 @@ def find_classifier(dataset: str, path: str | os.PathLike | None = None) -> Path
         versions = _versions(root / dataset)
         if versions:
             return versions[-1]
-    raise FashionGANError(
-        f"no {dataset} classifier found; run: fashiongan train-classifier --dataset {dataset}"
-    )
+    raise FashionGANError(f"no {dataset} classifier found; run: fashiongan train-classifier --dataset {dataset}")
 
 
 def read_classifier_info(folder: Path) -> dict:
@@ -131,7 +149,12 @@ class Classifier:
     """Logits and features of the frozen classifier, in batches."""
 
     def __init__(self, folder: Path):
-        import keras
+        try:
+            import keras
+        except ImportError:
+            raise FashionGANError(
+                f"the classifier {folder} needs Keras and TensorFlow: pip install 'fashiongan[train]'"
+            ) from None
 
         self.folder = folder
         self.info = read_classifier_info(folder)
@@ -142,7 +165,7 @@ class Classifier:
         """(features, softmax probabilities) for float32 images N×28×28×1 in [0, 1]."""
         outputs = [self.model(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
         features = np.concatenate([np.asarray(f, dtype=np.float64) for f, _ in outputs])
-        logits = np.concatenate([np.asarray(l, dtype=np.float64) for _, l in outputs])
+        logits = np.concatenate([np.asarray(logit, dtype=np.float64) for _, logit in outputs])
         logits -= logits.max(axis=1, keepdims=True)
         probabilities = np.exp(logits)
         return features, probabilities / probabilities.sum(axis=1, keepdims=True)

@@ -1,5 +1,6 @@
 """Evaluate a generator, in any exported format, against real data in a domain classifier's
 feature space; always beside the real-data floor (train split against test split)."""
+
 from __future__ import annotations
 
 import json
@@ -8,17 +9,20 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.errors import FashionGANError
-from model import data, quality
-from model.classifier import Classifier, find_classifier
+from fashiongan.errors import FashionGANError
+from fashiongan.evaluation import metrics
+from fashiongan.evaluation.classifier import Classifier, find_classifier
+from fashiongan.files import write_atomic
+from fashiongan.model import data
+from fashiongan.spec import get_dataset
 
 
 def _figures(features, probabilities, real_features, num_classes: int, k: int) -> dict:
-    precision, recall = quality.precision_recall(real_features, features, k)
-    shares = quality.class_shares(probabilities, num_classes)
+    precision, recall = metrics.precision_recall(real_features, features, k)
+    shares = metrics.class_shares(probabilities, num_classes)
     return {
-        "frechet_distance": quality.feature_frechet_distance(real_features, features),
-        "classifier_score": quality.classifier_score(probabilities),
+        "frechet_distance": metrics.feature_frechet_distance(real_features, features),
+        "classifier_score": metrics.classifier_score(probabilities),
         "precision": precision,
         "recall": recall,
         "class_shares": [float(share) for share in shares],
@@ -27,15 +31,21 @@ def _figures(features, probabilities, real_features, num_classes: int, k: int) -
 
 
 def evaluate(
-    model: str | os.PathLike, dataset: str, n: int = 10000, classifier: str | os.PathLike | None = None,
-    seed: int = 0, k: int = 5, data_dir: str | None = None, format: str | None = None,
+    model: str | os.PathLike,
+    dataset: str,
+    n: int = 10000,
+    classifier: str | os.PathLike | None = None,
+    seed: int = 0,
+    k: int = 5,
+    data_dir: str | None = None,
+    format: str | None = None,
 ) -> dict:
     """Quality figures of `n` samples from `model` against `n` test images, and the floor."""
-    import inference
+    from fashiongan import inference
 
     if n <= k:
         raise FashionGANError(f"--n must be larger than k={k}, got {n}")
-    info = data.get_dataset_info(dataset)
+    info = get_dataset(dataset)
     test = data.load_dataset(dataset, "test", data_dir)
     train = data.load_dataset(dataset, "train", data_dir)
     if n > len(test.images):
@@ -48,13 +58,25 @@ def evaluate(
 
     sampler = inference.load(model, format)
     labels = sampler.labels(n) if sampler.conditional else None
-    images = np.concatenate([sampler.generate(sampler.noise(n, seed)[i : i + 500], None if labels is None else labels[i : i + 500])
-                             for i in range(0, n, 500)])
+    images = np.concatenate(
+        [
+            sampler.generate(sampler.noise(n, seed)[i : i + 500], None if labels is None else labels[i : i + 500])
+            for i in range(0, n, 500)
+        ]
+    )
     features, probabilities = net(np.clip(images, 0.0, 1.0).astype(np.float32))
     result = {
-        "model": str(model), "format": sampler.format, "dataset": dataset, "n": n, "k": k, "seed": seed,
-        "classifier": {"path": str(net.folder), "version": net.info.get("version"),
-                       "test_accuracy": net.info.get("test_accuracy")},
+        "model": str(model),
+        "format": sampler.format,
+        "dataset": dataset,
+        "n": n,
+        "k": k,
+        "seed": seed,
+        "classifier": {
+            "path": str(net.folder),
+            "version": net.info.get("version"),
+            "test_accuracy": net.info.get("test_accuracy"),
+        },
         "generator": _figures(features, probabilities, real_features, info.num_classes, k),
         "real_floor": _figures(floor_features, floor_probabilities, real_features, info.num_classes, k),
     }
@@ -67,7 +89,7 @@ def evaluate(
 def _agreement(probabilities, labels, num_classes: int) -> dict:
     """Label agreement; on real test images it is the classifier's accuracy, the ceiling that a
     generator's agreement is read against."""
-    overall, by_class = quality.label_agreement(probabilities, labels, num_classes)
+    overall, by_class = metrics.label_agreement(probabilities, labels, num_classes)
     return {"label_agreement": overall, "label_agreement_by_class": by_class}
 
 
@@ -76,27 +98,38 @@ def unit(images: np.ndarray) -> np.ndarray:
 
 
 def format_table(result: dict) -> str:
-    rows = [("Fréchet distance", "frechet_distance", "{:.3f}"), ("classifier score", "classifier_score", "{:.3f}"),
-            ("precision (k=%d)" % result["k"], "precision", "{:.3f}"), ("recall (k=%d)" % result["k"], "recall", "{:.3f}"),
-            ("smallest class share", "smallest_class_share", "{:.3f}")]
+    rows = [
+        ("Fréchet distance", "frechet_distance", "{:.3f}"),
+        ("classifier score", "classifier_score", "{:.3f}"),
+        (f"precision (k={result['k']})", "precision", "{:.3f}"),
+        (f"recall (k={result['k']})", "recall", "{:.3f}"),
+        ("smallest class share", "smallest_class_share", "{:.3f}"),
+    ]
     if "label_agreement" in result["generator"]:
         rows.append(("label agreement", "label_agreement", "{:.3f}"))
-    lines = [f"{result['model']} ({result['format']}) on {result['dataset']}, n={result['n']}, classifier "
-             f"v{result['classifier']['version']} (test accuracy {result['classifier']['test_accuracy']:.4f})",
-             f"{'figure':<22} {'generator':>10} {'real floor':>11}"]
+    lines = [
+        f"{result['model']} ({result['format']}) on {result['dataset']}, n={result['n']}, classifier "
+        f"v{result['classifier']['version']} (test accuracy {result['classifier']['test_accuracy']:.4f})",
+        f"{'figure':<22} {'generator':>10} {'real floor':>11}",
+    ]
     for title, key, pattern in rows:
         floor = result["real_floor"].get(key)
-        lines.append(f"{title:<22} {pattern.format(result['generator'][key]):>10} "
-                     f"{pattern.format(floor) if floor is not None else '':>11}")
+        lines.append(
+            f"{title:<22} {pattern.format(result['generator'][key]):>10} "
+            f"{pattern.format(floor) if floor is not None else '':>11}"
+        )
     if "label_agreement_by_class" in result["generator"]:
-        names = data.get_dataset_info(result["dataset"]).class_names
+        names = get_dataset(result["dataset"]).class_names
         lines.append("label agreement by class (generator / real test images, i.e. the classifier's accuracy):")
-        lines += [f"  {name:<20} {generated:>10.3f} {real:>11.3f}" for name, generated, real in
-                  zip(names, result["generator"]["label_agreement_by_class"],
-                      result["real_floor"]["label_agreement_by_class"])]
+        lines += [
+            f"  {name:<20} {generated:>10.3f} {real:>11.3f}"
+            for name, generated, real in zip(
+                names, result["generator"]["label_agreement_by_class"], result["real_floor"]["label_agreement_by_class"]
+            )
+        ]
     return "\n".join(lines)
 
 
 def write_json(result: dict, path: Path) -> Path:
-    data.write_atomic(Path(path), json.dumps(result, indent=2).encode())
+    write_atomic(Path(path), json.dumps(result, indent=2).encode())
     return Path(path)

@@ -3,29 +3,31 @@
 import numpy as np
 import pytest
 
-from model import quality
-from model.classifier import ACCURACY_BARS, PACKAGED_ROOT, find_classifier, read_classifier_info
+from fashiongan.evaluation import metrics
+from fashiongan.evaluation.classifier import ACCURACY_BARS, PACKAGED_ROOT, find_classifier, read_classifier_info
 
 
 def test_frechet_distance_known_answer_in_one_dimension():
     # For 1-D Gaussians: (m1 - m2)^2 + (s1 - s2)^2
-    assert quality.frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])) == pytest.approx(4 + 1)
+    assert metrics.frechet_distance(
+        np.array([1.0]), np.array([[4.0]]), np.array([3.0]), np.array([[1.0]])
+    ) == pytest.approx(4 + 1)
 
 
 def test_frechet_distance_of_identical_and_shifted_sets():
     features = np.random.default_rng(0).normal(size=(2000, 8))
-    assert quality.feature_frechet_distance(features, features) == pytest.approx(0, abs=1e-8)
+    assert metrics.feature_frechet_distance(features, features) == pytest.approx(0, abs=1e-8)
     shifted = features + np.array([2.0] + [0.0] * 7)
-    assert quality.feature_frechet_distance(features, shifted) == pytest.approx(4.0, rel=1e-6)
+    assert metrics.feature_frechet_distance(features, shifted) == pytest.approx(4.0, rel=1e-6)
 
 
 def test_classifier_score_extremes():
     confident_and_diverse = np.eye(10)[np.arange(1000) % 10]
-    assert quality.classifier_score(confident_and_diverse) == pytest.approx(10, rel=1e-6)
+    assert metrics.classifier_score(confident_and_diverse) == pytest.approx(10, rel=1e-6)
     collapsed = np.eye(10)[np.zeros(1000, dtype=int)]
-    assert quality.classifier_score(collapsed) == pytest.approx(1, rel=1e-6)
+    assert metrics.classifier_score(collapsed) == pytest.approx(1, rel=1e-6)
     uncertain = np.full((100, 10), 0.1)
-    assert quality.classifier_score(uncertain) == pytest.approx(1, rel=1e-6)
+    assert metrics.classifier_score(uncertain) == pytest.approx(1, rel=1e-6)
 
 
 def test_precision_recall_detects_missing_modes():
@@ -33,22 +35,22 @@ def test_precision_recall_detects_missing_modes():
     real = np.concatenate([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])
     same = np.concatenate([rng.normal(0, 0.1, (300, 2)), rng.normal(5, 0.1, (300, 2))])
     one_mode = rng.normal(0, 0.1, (600, 2))
-    precision, recall = quality.precision_recall(real, same)
+    precision, recall = metrics.precision_recall(real, same)
     assert precision > 0.9 and recall > 0.9
-    precision, recall = quality.precision_recall(real, one_mode)
+    precision, recall = metrics.precision_recall(real, one_mode)
     assert precision > 0.9 and recall < 0.6  # every fake is realistic, half the real data is missed
 
 
 def test_class_shares():
     probabilities = np.eye(3)[[0, 0, 1, 2]]
-    assert quality.class_shares(probabilities, 3).tolist() == [0.5, 0.25, 0.25]
+    assert metrics.class_shares(probabilities, 3).tolist() == [0.5, 0.25, 0.25]
 
 
 def test_label_agreement_known_answer_overall_and_per_class():
     probabilities = np.eye(3)[[0, 1, 1, 2, 0]]
-    overall, by_class = quality.label_agreement(probabilities, np.array([0, 1, 0, 2, 0]), 3)
+    overall, by_class = metrics.label_agreement(probabilities, np.array([0, 1, 0, 2, 0]), 3)
     assert overall == pytest.approx(0.8) and by_class[1:] == [1.0, 1.0] and by_class[0] == pytest.approx(2 / 3)
-    _, by_class = quality.label_agreement(probabilities, np.array([0, 0, 0, 2, 0]), 3)
+    _, by_class = metrics.label_agreement(probabilities, np.array([0, 0, 0, 2, 0]), 3)
     assert np.isnan(by_class[1])
 
 
@@ -65,31 +67,33 @@ def test_packaged_classifier_reports_accuracy_above_the_bar(dataset):
 def test_test_split_against_itself_and_against_shuffled_pixels():
     """With the real Fashion-MNIST classifier and data: FD(test, test) is 0, and scrambling the
     pixels of each image makes it large."""
-    from model import data
-    from model.classifier import Classifier
-    from model.evaluate import unit
+    from fashiongan.evaluation.classifier import Classifier
+    from fashiongan.evaluation.evaluator import unit
+    from fashiongan.model import data
 
     net = Classifier(find_classifier("fashion_mnist"))
     test = data.load_dataset("fashion_mnist", "test")
     images = test.images[:2000]
     features, _ = net(unit(images))
     scale = np.trace(np.cov(features, rowvar=False))
-    assert abs(quality.feature_frechet_distance(features, features)) <= 1e-6 * scale  # 0 up to rounding
+    assert abs(metrics.feature_frechet_distance(features, features)) <= 1e-6 * scale  # 0 up to rounding
     rng = np.random.default_rng(0)
     shuffled = np.stack([rng.permutation(image.ravel()).reshape(28, 28) for image in images])
     scrambled, _ = net(unit(shuffled))
     other_real, _ = net(unit(test.images[2000:4000]))
-    real_gap = quality.feature_frechet_distance(features, other_real)
-    assert quality.feature_frechet_distance(features, scrambled) > 20 * max(real_gap, 1e-3)
+    real_gap = metrics.feature_frechet_distance(features, other_real)
+    assert metrics.feature_frechet_distance(features, scrambled) > 20 * max(real_gap, 1e-3)
 
 
 @pytest.mark.slow
 def test_evaluate_any_format_beside_the_floor(exports, tiny_data_dir, tmp_path):
-    from model.evaluate import evaluate, format_table, write_json
+    from fashiongan.evaluation.evaluator import evaluate, format_table, write_json
 
     _, export_dir = exports["dcgan"]
-    by_format = {fmt: evaluate(export_dir, "fashion_mnist", n=12, data_dir=str(tiny_data_dir), format=fmt)
-                 for fmt in ("onnx", "tflite")}
+    by_format = {
+        fmt: evaluate(export_dir, "fashion_mnist", n=12, data_dir=str(tiny_data_dir), format=fmt)
+        for fmt in ("onnx", "tflite")
+    }
     result = by_format["onnx"]
     for side in ("generator", "real_floor"):
         figures = result[side]
@@ -100,7 +104,8 @@ def test_evaluate_any_format_beside_the_floor(exports, tiny_data_dir, tmp_path):
     # a one-step generator is far from the data; the real floor is not
     assert result["generator"]["frechet_distance"] > result["real_floor"]["frechet_distance"]
     assert by_format["tflite"]["generator"]["frechet_distance"] == pytest.approx(
-        result["generator"]["frechet_distance"], rel=1e-3)
+        result["generator"]["frechet_distance"], rel=1e-3
+    )
     table = format_table(result)
     assert "Fréchet distance" in table and "real floor" in table
     path = write_json(result, tmp_path / "eval.json")
@@ -111,9 +116,9 @@ def test_evaluate_any_format_beside_the_floor(exports, tiny_data_dir, tmp_path):
 
 @pytest.mark.slow
 def test_evaluate_conditional_generator_reports_label_agreement_beside_the_classifiers(exports, tiny_data_dir):
-    from model import data
-    from model.classifier import Classifier, find_classifier
-    from model.evaluate import evaluate, format_table, unit
+    from fashiongan.evaluation.classifier import Classifier, find_classifier
+    from fashiongan.evaluation.evaluator import evaluate, format_table, unit
+    from fashiongan.model import data
 
     _, export_dir = exports["cdcgan"]
     result = evaluate(export_dir, "fashion_mnist", n=12, data_dir=str(tiny_data_dir), format="onnx")
@@ -143,15 +148,34 @@ def _quality_script():
 
 
 def _result(variant, classic, fd, recall=0.9, shares=(0.1,) * 10, epochs=10, agreement=None):
-    generator = {"frechet_distance": fd, "classifier_score": 8.0, "precision": 0.9, "recall": recall,
-                 "class_shares": list(shares), "smallest_class_share": min(shares)}
+    generator = {
+        "frechet_distance": fd,
+        "classifier_score": 8.0,
+        "precision": 0.9,
+        "recall": recall,
+        "class_shares": list(shares),
+        "smallest_class_share": min(shares),
+    }
     if agreement is not None:
         generator["label_agreement"] = agreement
-    return {"variant": variant, "classic": classic, "epochs": epochs, "batch_size": 64, "train_seconds": 60.0,
-            "generator": generator, "hardware": "test", "n": 100,
-            "classifier": {"version": 1, "test_accuracy": 0.92},
-            "real_floor": {"frechet_distance": 0.4, "classifier_score": 8.4, "precision": 0.95, "recall": 0.95,
-                           "smallest_class_share": 0.095}}
+    return {
+        "variant": variant,
+        "classic": classic,
+        "epochs": epochs,
+        "batch_size": 64,
+        "train_seconds": 60.0,
+        "generator": generator,
+        "hardware": "test",
+        "n": 100,
+        "classifier": {"version": 1, "test_accuracy": 0.92},
+        "real_floor": {
+            "frechet_distance": 0.4,
+            "classifier_score": 8.4,
+            "precision": 0.95,
+            "recall": 0.95,
+            "smallest_class_share": 0.095,
+        },
+    }
 
 
 def test_quality_targets_compare_the_best_finished_new_variant_with_the_best_classic():
@@ -165,13 +189,18 @@ def test_quality_targets_compare_the_best_finished_new_variant_with_the_best_cla
     ]
     lines = script.targets(results, epochs=10)
     assert lines[0] == "- met: best new FD (cdcgan, 40.0) <= half the best classic (dcgan, 80.0)"
-    assert lines[1:4] == ["- met: its recall 0.850 >= 0.8", "- met: its smallest class share 0.100 >= 0.05",
-                          "- met: cdcgan label agreement 0.930 >= 0.90"]
+    assert lines[1:4] == [
+        "- met: its recall 0.850 >= 0.8",
+        "- met: its smallest class share 0.100 >= 0.05",
+        "- met: cdcgan label agreement 0.930 >= 0.90",
+    ]
     assert lines[-1] == "- not finished yet, left out of the targets: csngan (3/10 epochs)"
 
     results[0]["generator"].update(frechet_distance=46.0, recall=0.7)
     lines = script.targets(results, epochs=10)
-    assert lines[0].startswith("- NOT met: best new FD (sngan, 45.0)") and lines[1] == "- NOT met: its recall 0.600 >= 0.8"
+    assert (
+        lines[0].startswith("- NOT met: best new FD (sngan, 45.0)") and lines[1] == "- NOT met: its recall 0.600 >= 0.8"
+    )
     rows = script.table(results, epochs=10).splitlines()
     assert len([row for row in rows if row.startswith("| `")]) == len(results)
     assert "| `dense` | 10 | 64 | 1.0 min | 300.0 |" in script.table(results, 10) and "| 9 |" in rows[-2]

@@ -6,6 +6,7 @@
 - Precision and recall by k-nearest-neighbour manifolds (Kynkäänniemi et al. 2019).
 - Class coverage: the share of each predicted class among generated images.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -27,7 +28,9 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b) -> float:
     middle = root_a @ np.atleast_2d(cov_b) @ root_a
     trace_sqrt = np.sqrt(np.clip(np.linalg.eigvalsh((middle + middle.T) / 2), 0, None)).sum()
     difference = np.atleast_1d(mean_a) - np.atleast_1d(mean_b)
-    return float(difference @ difference + np.trace(np.atleast_2d(cov_a)) + np.trace(np.atleast_2d(cov_b)) - 2 * trace_sqrt)
+    return float(
+        difference @ difference + np.trace(np.atleast_2d(cov_a)) + np.trace(np.atleast_2d(cov_b)) - 2 * trace_sqrt
+    )
 
 
 def feature_frechet_distance(features_a: np.ndarray, features_b: np.ndarray) -> float:

@@ -1,0 +1,7 @@
+"""`python -m fashiongan`: the same as the `fashiongan` command."""
+
+import sys
+
+from fashiongan.cli import main
+
+sys.exit(main())

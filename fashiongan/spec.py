@@ -1,0 +1,290 @@
+"""Every name the rest of fashiongan reads, declared once: the input/output contract, the artifact
+formats, the variants, the datasets, the losses and the runtime choices.
+
+Standard library only, so the command line, the sampler and the demo read it without importing
+numpy's heavier neighbours, Keras or TensorFlow. The CLI builds its `choices=` from it, the
+exporter dispatches its writers by it, the sampler derives its preferences and runtime checks
+from it, and the tests read the same tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+
+from fashiongan.errors import FashionGANError
+
+# --- the input/output contract of every exported generator ---------------------------------------
+
+NOISE_INPUT = "noise"  # float32 N×latent_dim, standard normal
+LABEL_INPUT = "label"  # int32 N, class indices (conditional generators only)
+OUTPUT_NAME = "images"  # float32 N×28×28×1
+NOISE_DTYPE = "float32"
+LABEL_DTYPE = "int32"
+OUTPUT_DTYPE = "float32"
+NOISE_DISTRIBUTION = "standard_normal"
+OUTPUT_RANGE = (0.0, 1.0)  # 0 black, 1 white, whatever the variant's own activation
+IMAGE_SHAPE = (28, 28, 1)
+MANIFEST_FILE = "manifest.json"  # beside the artifacts in every export folder
+TFLITE_BATCH = 1  # TFLite files take one image a call (UpSampling2D converts to builtins only so)
+
+
+# --- artifact formats ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArtifactFormat:
+    """One file (or folder) of an export.
+
+    `writer` is the exporter's writer that makes it (the `--formats` value); `runtime` names the
+    inference backend that runs it and `module` what that backend imports; `preference` orders
+    an export folder's artifacts when no format is asked for (TensorFlow-free first);
+    `tolerance` is the largest difference from the Keras generator the parity tests allow, in
+    the [0, 1] output contract."""
+
+    name: str
+    path: str
+    writer: str
+    runtime: str
+    module: str
+    preference: int
+    tolerance: float
+    quant: str | None = None  # the `--tflite-quant` value of a TFLite file
+
+    @property
+    def suffix(self) -> str:
+        """The file suffix that names this format for a lone file ('' for a folder)."""
+        return PurePosixPath(self.path).suffix
+
+
+# In the order the exporter writes them.
+ARTIFACTS: tuple[ArtifactFormat, ...] = (
+    ArtifactFormat("keras", "generator.keras", "keras", "keras", "tensorflow", 4, 1e-4),
+    ArtifactFormat("savedmodel", "saved_model/1", "savedmodel", "savedmodel", "tensorflow", 5, 1e-4),
+    ArtifactFormat("tflite", "generator.tflite", "tflite", "tflite", "ai_edge_litert", 1, 1e-4, "none"),
+    ArtifactFormat(
+        "tflite_float16", "generator_float16.tflite", "tflite", "tflite", "ai_edge_litert", 2, 2e-3, "float16"
+    ),
+    ArtifactFormat(
+        "tflite_dynamic", "generator_dynamic_int8.tflite", "tflite", "tflite", "ai_edge_litert", 3, 1e-1, "dynamic"
+    ),
+    ArtifactFormat("onnx", "generator.onnx", "onnx", "onnx", "onnxruntime", 0, 1e-4),
+    ArtifactFormat("h5", "generator.h5", "h5", "h5", "tf_keras", 6, 1e-4),
+)
+ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {artifact.name: artifact for artifact in ARTIFACTS}
+ARTIFACT_NAMES: tuple[str, ...] = tuple(ARTIFACT_FORMATS)
+PREFERRED_ARTIFACTS: tuple[str, ...] = tuple(a.name for a in sorted(ARTIFACTS, key=lambda a: a.preference))
+EXPORT_FORMATS: tuple[str, ...] = tuple(dict.fromkeys(artifact.writer for artifact in ARTIFACTS))
+TFLITE_QUANTS: tuple[str, ...] = tuple(a.quant for a in ARTIFACTS if a.writer == "tflite" and a.quant)
+RUNTIMES: tuple[str, ...] = tuple(dict.fromkeys(artifact.runtime for artifact in ARTIFACTS))
+# A lone model file: its suffix picks the format (the first row with that suffix).
+SUFFIX_FORMATS: dict[str, str] = {}
+for _artifact in ARTIFACTS:
+    if _artifact.suffix:
+        SUFFIX_FORMATS.setdefault(_artifact.suffix, _artifact.name)
+del _artifact
+
+
+def artifacts_of(writer: str) -> tuple[ArtifactFormat, ...]:
+    """The artifacts one writer makes, in preference order."""
+    return tuple(a for a in sorted(ARTIFACTS, key=lambda a: a.preference) if a.writer == writer)
+
+
+def tflite_artifact(quant: str) -> ArtifactFormat:
+    """The TFLite artifact of one `--tflite-quant` value."""
+    return next(a for a in ARTIFACTS if a.writer == "tflite" and a.quant == quant)
+
+
+# --- datasets ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    folder: str  # the folder name Debian and Keras use
+    class_names: tuple[str, ...]
+    how_to_get: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "fashion_mnist": DatasetSpec(
+        name="fashion_mnist",
+        folder="fashion-mnist",
+        class_names=(
+            "t-shirt",
+            "trouser",
+            "pullover",
+            "dress",
+            "coat",
+            "sandal",
+            "shirt",
+            "sneaker",
+            "bag",
+            "ankle-boot",
+        ),
+        how_to_get="install Debian's package: apt-get install -y dataset-fashion-mnist",
+    ),
+    "mnist": DatasetSpec(
+        name="mnist",
+        folder="mnist",
+        class_names=tuple(str(digit) for digit in range(10)),
+        how_to_get="run: fashiongan data mnist",
+    ),
+}
+DEFAULT_DATASET = "fashion_mnist"
+
+
+def get_dataset(name: str) -> DatasetSpec:
+    if name not in DATASETS:
+        raise FashionGANError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+# --- losses --------------------------------------------------------------------------------------
+
+LOSSES: dict[str, str] = {
+    "bce": "non-saturating binary cross-entropy (label noise applies to it alone)",
+    "hinge": "hinge loss for the discriminator, -mean D(fake) for the generator",
+    "lsgan": "least squares",
+    "wgan-gp": "Wasserstein with a gradient penalty of weight 10, one critic step per generator step",
+}
+
+
+# --- variants ------------------------------------------------------------------------------------
+
+OUTPUT_ACTIVATIONS: dict[str, tuple[float, float]] = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class VariantSpec:
+    """A named GAN recipe: its networks (builder names in `fashiongan.model.variants`) and the
+    settings of the recipe it comes from. Export and inference read latent_dim, output_range
+    and conditional from here (through the manifest), never guess them. `classic` marks the
+    tutorial recipes that the newer variants are measured against."""
+
+    name: str
+    description: str
+    generator: str
+    discriminator: str
+    latent_dim: int
+    output_activation: str
+    g_learning_rate: float
+    d_learning_rate: float
+    beta_1: float = 0.9
+    batch_size: int = 256
+    label_noise: float = 0.0
+    loss: str = "bce"
+    num_classes: int = 0
+    ema_momentum: float = 0.999
+    classic: bool = True
+    image_shape: tuple[int, int, int] = IMAGE_SHAPE
+
+    @property
+    def output_range(self) -> tuple[float, float]:
+        return OUTPUT_ACTIVATIONS[self.output_activation]
+
+    @property
+    def conditional(self) -> bool:
+        return self.num_classes > 0
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return (NOISE_INPUT, LABEL_INPUT) if self.conditional else (NOISE_INPUT,)
+
+
+_SNGAN = VariantSpec(
+    name="sngan",
+    description="DCGAN generator against a spectrally normalised discriminator; hinge loss, "
+    "Adam 2e-4 beta1 0.5, batch 64",
+    generator="dcgan",
+    discriminator="spectral",
+    latent_dim=100,
+    output_activation="tanh",
+    g_learning_rate=2e-4,
+    d_learning_rate=2e-4,
+    beta_1=0.5,
+    batch_size=64,
+    loss="hinge",
+    classic=False,
+)
+
+VARIANTS: dict[str, VariantSpec] = {
+    variant.name: variant
+    for variant in (
+        VariantSpec(
+            name="dense",
+            description="MLP GAN: Dense+ReLU generator (tanh, 784 -> 28x28) and MLP discriminator; BCE, Adam 1e-4",
+            generator="dense",
+            discriminator="dense",
+            latent_dim=100,
+            output_activation="tanh",
+            g_learning_rate=1e-4,
+            d_learning_rate=1e-4,
+        ),
+        VariantSpec(
+            name="fashiongan",
+            description="UpSampling2D+Conv2D generator (sigmoid) and Conv2D+Dropout discriminator with noisy "
+            "labels; Adam G 1e-4, D 1e-5",
+            generator="fashiongan",
+            discriminator="fashiongan",
+            latent_dim=128,
+            output_activation="sigmoid",
+            g_learning_rate=1e-4,
+            d_learning_rate=1e-5,
+            batch_size=128,
+            label_noise=0.15,
+        ),
+        VariantSpec(
+            name="dcgan",
+            description="TensorFlow's DCGAN: Conv2DTranspose+BatchNorm generator (tanh) and strided Conv2D "
+            "discriminator; BCE, Adam 1e-4",
+            generator="dcgan",
+            discriminator="dcgan",
+            latent_dim=100,
+            output_activation="tanh",
+            g_learning_rate=1e-4,
+            d_learning_rate=1e-4,
+        ),
+        VariantSpec(
+            name="cdcgan",
+            description="class-conditional DCGAN: label embedding into the generator, projection discriminator; "
+            "BCE, Adam 2e-4 beta1 0.5, batch 64",
+            generator="dcgan",
+            discriminator="dcgan",
+            latent_dim=100,
+            output_activation="tanh",
+            g_learning_rate=2e-4,
+            d_learning_rate=2e-4,
+            beta_1=0.5,
+            batch_size=64,
+            num_classes=10,
+            classic=False,
+        ),
+        _SNGAN,
+        replace(
+            _SNGAN,
+            name="csngan",
+            description="class-conditional sngan: label embedding into the generator, spectrally normalised "
+            "projection discriminator; hinge loss, Adam 2e-4 beta1 0.5, batch 64",
+            num_classes=10,
+        ),
+    )
+}
+DEFAULT_VARIANT = "dcgan"
+
+
+def get_variant(name: str) -> VariantSpec:
+    if name not in VARIANTS:
+        raise FashionGANError(f"unknown variant {name!r}; choose one of: {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+# --- training runtime choices --------------------------------------------------------------------
+
+STRATEGIES: tuple[str, ...] = ("auto", "one", "mirrored", "multiworker")
+SWITCHES: tuple[str, ...] = ("auto", "on", "off")
+MIXED_PRECISION: tuple[str, ...] = ("auto", "off", "bfloat16", "float16")
