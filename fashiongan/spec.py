@@ -32,21 +32,29 @@ TFLITE_BATCH = 1  # TFLite files take one image a call (UpSampling2D converts to
 # --- artifact formats ----------------------------------------------------------------------------
 
 
+# Runtime name -> the Python module its inference backend imports (`fashiongan.inference.backends`).
+RUNTIMES: dict[str, str] = {
+    "onnx": "onnxruntime",
+    "tflite": "ai_edge_litert",
+    "keras": "tensorflow",
+    "savedmodel": "tensorflow",
+    "h5": "tf_keras",
+}
+
+
 @dataclass(frozen=True)
 class ArtifactFormat:
     """One file (or folder) of an export.
 
     `writer` is the exporter's writer that makes it (the `--formats` value); `runtime` names the
-    inference backend that runs it and `module` what that backend imports; `preference` orders
-    an export folder's artifacts when no format is asked for (TensorFlow-free first);
-    `tolerance` is the largest difference from the Keras generator the parity tests allow, in
-    the [0, 1] output contract."""
+    inference backend that runs it (a key of RUNTIMES); `preference` orders an export folder's
+    artifacts when no format is asked for (TensorFlow-free first); `tolerance` is the largest
+    difference from the Keras generator the parity tests allow, in the [0, 1] output contract."""
 
     name: str
     path: str
     writer: str
     runtime: str
-    module: str
     preference: int
     tolerance: float
     quant: str | None = None  # the `--tflite-quant` value of a TFLite file
@@ -56,33 +64,59 @@ class ArtifactFormat:
         """The file suffix that names this format for a lone file ('' for a folder)."""
         return PurePosixPath(self.path).suffix
 
+    @property
+    def module(self) -> str:
+        """The Python module that running this artifact needs."""
+        return RUNTIMES[self.runtime]
+
 
 # In the order the exporter writes them.
 ARTIFACTS: tuple[ArtifactFormat, ...] = (
-    ArtifactFormat("keras", "generator.keras", "keras", "keras", "tensorflow", 4, 1e-4),
-    ArtifactFormat("savedmodel", "saved_model/1", "savedmodel", "savedmodel", "tensorflow", 5, 1e-4),
-    ArtifactFormat("tflite", "generator.tflite", "tflite", "tflite", "ai_edge_litert", 1, 1e-4, "none"),
+    ArtifactFormat("keras", "generator.keras", writer="keras", runtime="keras", preference=4, tolerance=1e-4),
     ArtifactFormat(
-        "tflite_float16", "generator_float16.tflite", "tflite", "tflite", "ai_edge_litert", 2, 2e-3, "float16"
+        "savedmodel", "saved_model/1", writer="savedmodel", runtime="savedmodel", preference=5, tolerance=1e-4
     ),
     ArtifactFormat(
-        "tflite_dynamic", "generator_dynamic_int8.tflite", "tflite", "tflite", "ai_edge_litert", 3, 1e-1, "dynamic"
+        "tflite", "generator.tflite", writer="tflite", runtime="tflite", preference=1, tolerance=1e-4, quant="none"
     ),
-    ArtifactFormat("onnx", "generator.onnx", "onnx", "onnx", "onnxruntime", 0, 1e-4),
-    ArtifactFormat("h5", "generator.h5", "h5", "h5", "tf_keras", 6, 1e-4),
+    ArtifactFormat(
+        "tflite_float16",
+        "generator_float16.tflite",
+        writer="tflite",
+        runtime="tflite",
+        preference=2,
+        tolerance=2e-3,
+        quant="float16",
+    ),
+    ArtifactFormat(
+        "tflite_dynamic",
+        "generator_dynamic_int8.tflite",
+        writer="tflite",
+        runtime="tflite",
+        preference=3,
+        tolerance=1e-1,
+        quant="dynamic",
+    ),
+    ArtifactFormat("onnx", "generator.onnx", writer="onnx", runtime="onnx", preference=0, tolerance=1e-4),
+    ArtifactFormat("h5", "generator.h5", writer="h5", runtime="h5", preference=6, tolerance=1e-4),
 )
 ARTIFACT_FORMATS: dict[str, ArtifactFormat] = {artifact.name: artifact for artifact in ARTIFACTS}
 ARTIFACT_NAMES: tuple[str, ...] = tuple(ARTIFACT_FORMATS)
 PREFERRED_ARTIFACTS: tuple[str, ...] = tuple(a.name for a in sorted(ARTIFACTS, key=lambda a: a.preference))
 EXPORT_FORMATS: tuple[str, ...] = tuple(dict.fromkeys(artifact.writer for artifact in ARTIFACTS))
 TFLITE_QUANTS: tuple[str, ...] = tuple(a.quant for a in ARTIFACTS if a.writer == "tflite" and a.quant)
-RUNTIMES: tuple[str, ...] = tuple(dict.fromkeys(artifact.runtime for artifact in ARTIFACTS))
-# A lone model file: its suffix picks the format (the first row with that suffix).
-SUFFIX_FORMATS: dict[str, str] = {}
-for _artifact in ARTIFACTS:
-    if _artifact.suffix:
-        SUFFIX_FORMATS.setdefault(_artifact.suffix, _artifact.name)
-del _artifact
+
+
+def _suffix_formats() -> dict[str, str]:
+    """A lone model file's suffix picks its format: the first row with that suffix."""
+    formats: dict[str, str] = {}
+    for artifact in ARTIFACTS:
+        if artifact.suffix:
+            formats.setdefault(artifact.suffix, artifact.name)
+    return formats
+
+
+SUFFIX_FORMATS: dict[str, str] = _suffix_formats()
 
 
 def artifacts_of(writer: str) -> tuple[ArtifactFormat, ...]:

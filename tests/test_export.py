@@ -134,6 +134,23 @@ def test_savedmodel_signature_and_keras_safe_mode(exports):
     assert model.output.shape == (None, 28, 28, 1)
 
 
+@pytest.mark.parametrize("name", ["dcgan", "cdcgan"])
+def test_exported_keras_generator_takes_named_inputs_without_warnings(exports, name):
+    """One calling convention for one- and two-input generators: a dict of the contract's names."""
+    import warnings
+
+    _, export_dir = exports[name]
+    model = keras.saving.load_model(export_dir / "generator.keras", safe_mode=True)
+    noise, labels = parity_inputs(name, 3)
+    inputs = {"noise": noise} if labels is None else {"noise": noise, "label": labels}
+    assert list(model.input) == list(inputs)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        images = np.asarray(model(inputs, training=False))
+    assert images.shape == (3, 28, 28, 1)
+    assert not [w for w in caught if "structure" in str(w.message)], [str(w.message) for w in caught]
+
+
 def test_corrupted_artifact_fails_verification(exports, tmp_path):
     _, export_dir = exports["dense"]
     copy = shutil.copytree(export_dir, tmp_path / "copy")

@@ -202,7 +202,7 @@ def test_sample_cli_writes_grid_and_npy_and_refuses_bad_input(exports, tmp_path)
 
 
 @pytest.mark.slow
-def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_path):
+def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_data_dir, tmp_path):
     """A fresh virtual environment with only the base package: no TensorFlow anywhere. It samples
     test exports and the packaged generator."""
     from PIL import Image
@@ -276,6 +276,14 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tmp_pa
     finally:
         demo.terminate()
         demo.wait(timeout=10)
+    # the classifiers ship too; running them needs the [train] extra, and a base install says so
+    evaluate = subprocess.run(
+        [fashiongan, "evaluate", "fashion_mnist", "--n", "8", "--data-dir", str(tiny_data_dir)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert evaluate.returncode == 2 and "Traceback" not in evaluate.stderr
+    assert "needs Keras and TensorFlow: pip install 'fashiongan[train]'" in evaluate.stderr.strip().splitlines()[-1]
+    assert "classifiers/fashion_mnist/v1" in evaluate.stderr
     check = subprocess.run(
         [
             python,
