@@ -196,3 +196,14 @@ def test_bad_sources_are_refused(exports, tmp_path):
     with pytest.raises(exporter.ExportError, match="not a folder"):
         exporter.export(run_dir, tmp_path / "a-file")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_shared_export_fixture_builds_only_the_variants_asked_for(tiny_data_dir, tmp_path):
+    from conftest import LazyExports
+
+    lazy = LazyExports(tmp_path, tiny_data_dir)
+    assert list(tmp_path.iterdir()) == []
+    run, export_dir = lazy["dense"]
+    assert lazy["dense"] == (run, export_dir)  # built once
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["export-dense", "run-dense"]
+    assert (export_dir / "manifest.json").is_file()
