@@ -19,6 +19,7 @@ from fashiongan.inference.manifest import ManifestError, read_manifest, verify_a
 
 PAGE_DIR = Path(__file__).resolve().parent
 MODEL_PREFIX = "/model/"
+NOT_SERVED = "__not_served__"  # a name that never exists: the answer to a refused path
 SPEC_PATH = "/spec.json"  # what the page reads of fashiongan.spec
 TFLITE_ARTIFACTS = tuple(artifact.name for artifact in spec.artifacts_of("tflite"))
 TYPES = {
@@ -61,14 +62,26 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
         super().__init__(*args, directory=str(PAGE_DIR), **kwargs)
 
     def translate_path(self, path: str) -> str:
+        """The file a URL path names, or a path that does not exist: nothing outside the page
+        and export folders (`..` in any spelling, links out), no NUL bytes, no Python files."""
         path = posixpath.normpath(urllib.parse.unquote(urllib.parse.urlsplit(path).path))
+        if "\x00" in path:
+            return str(PAGE_DIR / NOT_SERVED)
         if path.startswith(MODEL_PREFIX):
             root, relative = self.export_dir, path[len(MODEL_PREFIX) :]
         else:
             root, relative = PAGE_DIR, path.lstrip("/")
             if relative.endswith(".py") or relative.startswith("__pycache__"):
-                return str(PAGE_DIR / "__not_served__")
-        return str(root / relative) if relative else str(root / "index.html")
+                return str(PAGE_DIR / NOT_SERVED)
+        target = (root / relative) if relative else (root / "index.html")
+        if not target.resolve().is_relative_to(root.resolve()):
+            return str(PAGE_DIR / NOT_SERVED)
+        return str(target)
+
+    def list_directory(self, path):
+        """No folder listings: only the files the page asks for."""
+        self.send_error(404, "Not found")
+        return None
 
     def do_GET(self):
         if urllib.parse.urlsplit(self.path).path != SPEC_PATH:

@@ -14,6 +14,7 @@ import numpy as np
 
 from fashiongan import pretrained
 from fashiongan.errors import FashionGANError
+from fashiongan.extras import require
 from fashiongan.model import data
 from fashiongan.spec import get_dataset
 
@@ -62,6 +63,12 @@ def train_classifier(
     import keras
 
     info = get_dataset(dataset)
+    dataset_root = Path(root or PACKAGED_ROOT) / dataset
+    for folder in (dataset_root, *dataset_root.parents):  # before minutes of training, not after
+        if folder.exists():
+            if not folder.is_dir():
+                raise FashionGANError(f"--out: {folder} is a file, not a folder for classifier versions")
+            break
     train_split = data.load_dataset(dataset, "train", data_dir)
     test_split = data.load_dataset(dataset, "test", data_dir)
     keras.utils.set_random_seed(seed)
@@ -81,7 +88,7 @@ def train_classifier(
         verbose=verbose,
     )
     _, accuracy = model.evaluate(unit_images(test_split), test_split.labels, verbose=0)
-    folder = _next_version(Path(root or PACKAGED_ROOT) / dataset)
+    folder = _next_version(dataset_root)
     temporary = folder.with_name(f".{folder.name}.tmp")
     temporary.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, temporary / CLASSIFIER_FILE)
@@ -149,12 +156,7 @@ class Classifier:
     """Logits and features of the frozen classifier, in batches."""
 
     def __init__(self, folder: Path):
-        try:
-            import keras
-        except ImportError:
-            raise FashionGANError(
-                f"the classifier {folder} needs Keras and TensorFlow: pip install 'fashiongan[train]'"
-            ) from None
+        keras = require("keras", f"the classifier {folder}")
 
         self.folder = folder
         self.info = read_classifier_info(folder)

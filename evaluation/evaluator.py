@@ -39,6 +39,7 @@ def evaluate(
     k: int = 5,
     data_dir: str | None = None,
     format: str | None = None,
+    trust_savedmodel: bool = False,
 ) -> dict:
     """Quality figures of `n` samples from `model` against `n` test images, and the floor."""
     from fashiongan import inference
@@ -56,7 +57,7 @@ def evaluate(
     real_features, real_probabilities = net(unit(test.images[real_order]))
     floor_features, floor_probabilities = net(unit(train.images[rng.permutation(len(train.images))[:n]]))
 
-    sampler = inference.load(model, format)
+    sampler = inference.load(model, format, trust_savedmodel=trust_savedmodel)
     labels = sampler.labels(n) if sampler.conditional else None
     images = np.concatenate(
         [

@@ -99,12 +99,9 @@ def load_source(path: str | os.PathLike, variant: str | None = None, dataset: st
 
 
 def _load_keras(path: Path):
-    import keras
+    from fashiongan.inference.backends import load_keras
 
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except Exception as error:  # Keras raises many types for a file that is not a model
-        raise ExportError(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
+    return load_keras(path, ExportError)
 
 
 def _check_generator(model, variant: VariantSpec, path: Path) -> None:
@@ -319,11 +316,11 @@ def export(
         if unknown:
             raise ExportError(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(allowed)}")
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ExportError(f"--out {out}: exists and is not a folder")
+    check_out(out, Path(source_path))
     source = load_source(source_path, variant, dataset)
     out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-", dir=out.parent))
+    clean_leftovers(out)
+    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out.parent))
     try:
         target = Target(serving_model(source), source.variant, building / "export", building / "scratch", tflite_quants)
         target.folder.mkdir()
@@ -337,8 +334,68 @@ def export(
     return out
 
 
+def check_out(out: Path, source: Path) -> None:
+    """Refuse an --out that would destroy anything but an earlier export: a file, a folder of
+    other files, the source itself, a folder holding the source or one inside it."""
+    if out.exists() and not out.is_dir():
+        raise ExportError(f"--out {out}: exists and is not a folder")
+    target, origin = out.resolve(), source.resolve()
+    if target == origin or target in origin.parents or origin in target.parents:
+        raise ExportError(f"--out {out}: holds or lies inside the source {source}; choose a folder beside it")
+    if out.is_dir() and any(out.iterdir()) and not is_export(out):
+        raise ExportError(
+            f"--out {out}: a folder that is not a fashiongan export (no {spec.MANIFEST_FILE} of one); "
+            "refusing to replace it"
+        )
+
+
+def is_export(folder: Path) -> bool:
+    """Whether `folder` holds a fashiongan manifest (so replacing it loses only an export)."""
+    from fashiongan.inference.manifest import ManifestError, read_manifest
+
+    try:
+        read_manifest(folder)
+    except ManifestError:
+        return False
+    return True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _leftovers(out: Path, kind: str) -> list[tuple[Path, int]]:
+    """Our own temporary folders beside `out` (`.NAME.building-PID-*`, `.NAME.previous-PID`)
+    whose process is gone, with that process id."""
+    found = []
+    for path in out.parent.glob(f".{out.name}.{kind}-*"):
+        pid = path.name[len(f".{out.name}.{kind}-") :].split("-")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            found.append((path, int(pid)))
+    return found
+
+
+def clean_leftovers(out: Path) -> None:
+    """Undo what a killed export left: a half-built folder is removed; an earlier export that a
+    kill left set aside mid-swap is put back when `out` is missing, else removed."""
+    for path, _ in _leftovers(out, "building"):
+        shutil.rmtree(path, ignore_errors=True)
+    for path, _ in sorted(_leftovers(out, "previous"), key=lambda item: item[0].stat().st_mtime, reverse=True):
+        if not out.exists() and is_export(path):
+            os.replace(path, out)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _replace_folder(new: Path, target: Path) -> None:
-    """Move `new` to `target`; an earlier `target` is set aside first and removed only after."""
+    """Move `new` to `target`; an earlier `target` is set aside first and removed only after (a
+    kill in between leaves it as `.NAME.previous-PID`, which the next export puts back)."""
     previous = None
     if target.exists():
         previous = target.with_name(f".{target.name}.previous-{os.getpid()}")

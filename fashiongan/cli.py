@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 from fashiongan import spec
-from fashiongan.errors import FashionGANError
+from fashiongan.errors import FashionGANError, describe_os_error
+from fashiongan.extras import require, verbose
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -28,6 +29,23 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
+def port_number(text: str) -> int:
+    value = non_negative_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be a port from 0 to 65535, got {value}")
     return value
 
 
@@ -64,7 +82,7 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--batch-size", type=positive_int, help="images per step (default: the variant's)")
     parser.add_argument("--out", required=True, help="run directory (config, checkpoints, samples, generator)")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out after its last checkpoint")
-    parser.add_argument("--seed", type=int, help="seed for weights, noise and shuffling (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, help="seed for weights, noise and shuffling (default: 0)")
     parser.add_argument("--data-dir", help="directory holding the four IDX files (or <name>/ below it)")
     parser.add_argument("--steps-per-epoch", type=positive_int, help="cap each epoch at this many steps")
     parser.add_argument("--max-steps", type=positive_int, help="stop after this many steps in all")
@@ -115,6 +133,7 @@ def add_train_parser(commands) -> None:
 
 
 def run_train(args) -> int:
+    require("keras", "fashiongan train")
     from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
 
     base = TrainConfig(out=args.out)
@@ -204,6 +223,7 @@ def parse_choices(text: str, allowed: tuple[str, ...], flag: str) -> tuple[str, 
 def run_export(args) -> int:
     formats = parse_choices(args.formats, spec.EXPORT_FORMATS, "--formats")
     quants = parse_choices(args.tflite_quant, spec.TFLITE_QUANTS, "--tflite-quant")
+    require("keras", "fashiongan export")
     from fashiongan.export.exporter import export
 
     out = export(args.source, args.out, formats, quants, variant=args.variant, dataset=args.dataset)
@@ -230,7 +250,7 @@ def add_sample_parser(commands) -> None:
     )
     parser.add_argument("model", help="pretrained name, export folder or model file")
     parser.add_argument("--n", type=positive_int, default=64, help="number of images (default: 64)")
-    parser.add_argument("--seed", type=int, default=0, help="noise seed (default: 0)")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default: 0)")
     parser.add_argument(
         "--label", action="append", help="class name or index for a conditional generator; repeat for one per image"
     )
@@ -239,13 +259,22 @@ def add_sample_parser(commands) -> None:
     parser.add_argument("--nrow", type=positive_int, help="images per grid row (default: square)")
     parser.add_argument("--scale", type=positive_int, default=2, help="pixel scale of the PNG (default: 2)")
     parser.add_argument("--format", help="artifact of an export folder: " + ", ".join(spec.ARTIFACT_NAMES))
+    add_trust_flag(parser)
     parser.add_argument(
         "--interpolate",
-        type=int,
+        type=non_negative_int,
         metavar="SEED_B",
         help="instead of a sample, --n steps from the noise of --seed to that of SEED_B",
     )
     parser.set_defaults(handler=run_sample)
+
+
+def add_trust_flag(parser) -> None:
+    parser.add_argument(
+        "--trust-savedmodel",
+        action="store_true",
+        help="open a bare SavedModel folder (no manifest.json): its graph runs as it is, so only one you trust",
+    )
 
 
 def _pretrained_names() -> tuple[str, ...]:
@@ -261,8 +290,11 @@ def run_sample(args) -> int:
 
     from fashiongan.files import write_atomic
     from fashiongan.inference import load, save_grid
+    from fashiongan.inference.grid import grid_size
 
-    sampler = load(args.model, args.format)
+    count = args.n
+    grid_size(count, (args.nrow or count) if args.interpolate is not None else args.nrow, args.scale)
+    sampler = load(args.model, args.format, trust_savedmodel=args.trust_savedmodel)
     if args.interpolate is not None:
         images = sampler.interpolate(args.seed, args.interpolate, args.n, args.label[0] if args.label else None)
         nrow = args.nrow or args.n
@@ -288,7 +320,7 @@ def add_demo_parser(commands) -> None:
     parser.add_argument(
         "export", nargs="?", help=f"pretrained name or export folder (default: the pretrained {spec.DEFAULT_DATASET})"
     )
-    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    parser.add_argument("--port", type=port_number, default=8000, help="port (default: 8000; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.set_defaults(handler=run_demo)
 
@@ -313,7 +345,7 @@ def add_quality_parsers(commands) -> None:
     classifier.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
     classifier.add_argument("--out", help="artifact root (default: the package's pretrained/classifiers)")
     classifier.add_argument("--epochs", type=positive_int, default=12)
-    classifier.add_argument("--seed", type=int, default=0)
+    classifier.add_argument("--seed", type=non_negative_int, default=0)
     classifier.add_argument("--data-dir")
     classifier.add_argument("--quiet", action="store_true")
     classifier.set_defaults(handler=run_train_classifier)
@@ -333,12 +365,14 @@ def add_quality_parsers(commands) -> None:
     evaluate.add_argument(
         "--format", help="artifact of an export folder to evaluate: " + ", ".join(spec.ARTIFACT_NAMES)
     )
-    evaluate.add_argument("--seed", type=int, default=0)
+    add_trust_flag(evaluate)
+    evaluate.add_argument("--seed", type=non_negative_int, default=0)
     evaluate.add_argument("--data-dir")
     evaluate.set_defaults(handler=run_evaluate)
 
 
 def run_train_classifier(args) -> int:
+    require("keras", "fashiongan train-classifier")
     from fashiongan.evaluation.classifier import ACCURACY_BARS, read_classifier_info, train_classifier
 
     folder = train_classifier(
@@ -360,6 +394,7 @@ def run_evaluate(args) -> int:
         seed=args.seed,
         data_dir=args.data_dir,
         format=args.format,
+        trust_savedmodel=args.trust_savedmodel,
     )
     print(format_table(result))
     if args.out:
@@ -385,11 +420,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose() else "3")
     try:
         return args.handler(args)
     except FashionGANError as error:
         print(f"fashiongan: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a full disk, a read-only folder, a folder where a file should be
+        print(f"fashiongan: error: {describe_os_error(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("fashiongan: interrupted", file=sys.stderr)

@@ -12,6 +12,7 @@ import numpy as np
 
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_error
+from fashiongan.extras import quiet_stderr
 
 
 class BackendError(FashionGANError):
@@ -20,12 +21,28 @@ class BackendError(FashionGANError):
 
 def _needs_tensorflow(what: str) -> Any:
     try:
-        import tensorflow as tf
+        with quiet_stderr():
+            import tensorflow as tf
     except ImportError:
         raise BackendError(
             f"{what} needs TensorFlow: pip install 'fashiongan[train]' (or use the ONNX or TFLite export)"
         ) from None
     return tf
+
+
+def load_keras(path: Path, error_type: type[FashionGANError] = BackendError) -> Any:
+    """A `.keras` model loaded in Keras' safe mode (no lambdas, no modules outside Keras), not
+    compiled; `error_type` names the file when it is not one."""
+    import zipfile
+
+    import keras
+
+    if not zipfile.is_zipfile(path):
+        raise error_type(f"{path}: not a loadable Keras model (a .keras file is a zip archive; this one is not)")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except Exception as error:  # Keras raises many types for a bad file
+        raise error_type(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
 
 
 class Backend:
@@ -132,12 +149,7 @@ class KerasBackend(Backend):
     def __init__(self, path: Path):
         super().__init__(path)
         tf = _needs_tensorflow("a .keras model")
-        import keras
-
-        try:
-            self.model = keras.saving.load_model(path, safe_mode=True, compile=False)
-        except Exception as error:  # Keras raises many types for a bad file
-            raise BackendError(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
+        self.model = load_keras(path)
         self._inputs = {tensor.name: tensor for tensor in self.model.inputs}
         self.input_names = _contract_names(self._inputs)
         self._call = tf.function(lambda inputs: self.model(inputs, training=False))
@@ -179,14 +191,62 @@ class SavedModelBackend(Backend):
         return self.signature(**feeds)[spec.OUTPUT_NAME].numpy()
 
 
+# What a Keras 2 .h5 generator may name: the layers, initializers and activations the project's
+# generators use. tf_keras has no safe mode for HDF5: a Lambda layer, or a "__lambda__"
+# activation, would run the file's own code when loaded, so anything else is refused unread.
+H5_CLASSES = frozenset({
+    "Functional", "InputLayer", "Dense", "Reshape", "Conv2D", "Conv2DTranspose", "BatchNormalization", "LeakyReLU",
+    "UpSampling2D", "Embedding", "Concatenate", "Rescaling", "Activation", "Flatten", "Dropout",
+    "GlorotUniform", "Zeros", "Ones", "RandomUniform",
+})  # fmt: skip
+H5_ACTIVATIONS = frozenset({"linear", "relu", "tanh", "sigmoid"})
+H5_MODULES = frozenset({None, "keras.initializers", "keras.layers"})
+
+
+def check_h5_config(path: Path) -> None:
+    """Refuse a .h5 model whose config names anything but H5_CLASSES (before tf_keras reads it)."""
+    import json
+
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as handle:
+            config = json.loads(handle.attrs["model_config"])
+    except (OSError, KeyError, ValueError, TypeError) as error:
+        raise BackendError(f"{path}: not a Keras 2 .h5 model ({describe_error(error)})") from None
+    for key, value in _walk(config):
+        refused = (
+            (key == "class_name" and value not in H5_CLASSES)
+            or (key == "activation" and value not in H5_ACTIVATIONS)
+            or (key == "module" and value not in H5_MODULES)
+            or (key == "registered_name" and value is not None)
+            or key in ("function", "function_type")
+        )
+        if refused:
+            raise BackendError(f"{path}: refusing to load a .h5 model with {key} {value!r} (it could run code)")
+
+
+def _walk(node: Any) -> Iterable[tuple[str, Any]]:
+    """Every (key, value) pair of a nested JSON config, leaves included."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value if not isinstance(value, (dict, list)) else None
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)
+
+
 class H5Backend(Backend):
-    """The legacy HDF5 file, loaded with tf_keras (Keras 2)."""
+    """The legacy HDF5 file, loaded with tf_keras (Keras 2) once its config names nothing but
+    the layers the project's generators use (`check_h5_config`)."""
 
     format = "h5"
 
     def __init__(self, path: Path):
         super().__init__(path)
         _needs_tensorflow("a .h5 model")
+        check_h5_config(path)
         import tf_keras
 
         try:

@@ -8,6 +8,32 @@ from pathlib import Path
 
 import numpy as np
 
+from fashiongan.errors import FashionGANError
+
+MAX_GRID_PIXELS = 100_000_000  # a PNG grid of at most 100 megapixels (100 MB before compression)
+TILE_PADDING = 2
+
+
+class GridError(FashionGANError):
+    """A grid larger than a PNG of MAX_GRID_PIXELS, or no images to tile."""
+
+
+def grid_size(count: int, nrow: int | None = None, scale: int = 1, tile: int = 28) -> tuple[int, int]:
+    """(width, height) in pixels of the grid of `count` tiles, refused before anything is
+    allocated when it would exceed MAX_GRID_PIXELS."""
+    if count <= 0 or (nrow is not None and nrow <= 0) or scale <= 0:
+        raise GridError(f"a grid needs positive counts, got {count} images, nrow {nrow}, scale {scale}")
+    nrow = min(nrow or math.ceil(math.sqrt(count)), count)
+    ncol = math.ceil(count / nrow)
+    width = (nrow * (tile + TILE_PADDING) + TILE_PADDING) * scale
+    height = (ncol * (tile + TILE_PADDING) + TILE_PADDING) * scale
+    if width * height > MAX_GRID_PIXELS:
+        raise GridError(
+            f"a grid of {count} images, {nrow} a row, at scale {scale} would be {width}×{height} pixels; "
+            f"the limit is {MAX_GRID_PIXELS:,} (lower --n, --nrow or --scale)"
+        )
+    return width, height
+
 
 def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
     """Map float images in `value_range` to uint8 N×H×W, clipping values outside the range."""
@@ -19,12 +45,13 @@ def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (0.0, 1.0)) 
     return pixels
 
 
-def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = 2) -> np.ndarray:
+def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = TILE_PADDING) -> np.ndarray:
     """Tile uint8 N×H×W images into one uint8 image, `nrow` images per row (default: square)."""
     images = np.asarray(images)
     if images.ndim != 3:
         raise ValueError(f"expected N×H×W images, got shape {images.shape}")
     count, height, width = images.shape
+    grid_size(count, nrow, tile=max(height, width))
     nrow = nrow or math.ceil(math.sqrt(count))
     ncol = math.ceil(count / nrow)
     grid = np.zeros((ncol * (height + padding) + padding, nrow * (width + padding) + padding), np.uint8)
@@ -40,13 +67,19 @@ def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path
     from PIL import Image
 
     path = Path(path)
+    image = np.asarray(image, dtype=np.uint8)
+    if image.shape[0] * image.shape[1] * scale * scale > MAX_GRID_PIXELS:
+        raise GridError(f"a {image.shape[1] * scale}×{image.shape[0] * scale} PNG is over {MAX_GRID_PIXELS:,} pixels")
     path.parent.mkdir(parents=True, exist_ok=True)
-    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    picture = Image.fromarray(image)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
     temporary = path.with_name(f".{path.name}.tmp")
-    picture.save(temporary, format="PNG")
-    os.replace(temporary, path)
+    try:
+        picture.save(temporary, format="PNG")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -63,4 +63,37 @@ def read_manifest(export_dir: str | os.PathLike) -> dict:
         raise ManifestError(f"{path}: unreadable manifest ({error})") from None
     if not isinstance(manifest, dict) or manifest.get("format_version") != FORMAT_VERSION:
         raise ManifestError(f"{path}: not a fashiongan manifest (format_version {FORMAT_VERSION})")
+    problem = _structure_problem(manifest)
+    if problem:
+        raise ManifestError(f"{path}: malformed manifest: {problem}")
     return manifest
+
+
+def _structure_problem(manifest: dict) -> str | None:
+    """What is wrong with the fields a reader relies on, or None."""
+    artifacts = manifest.get("artifacts")
+    if not isinstance(artifacts, dict):
+        return "artifacts must be an object of name -> record"
+    for name, record in artifacts.items():
+        if not isinstance(record, dict) or not isinstance(record.get("path"), str):
+            return f"artifact {name!r} needs a path"
+        if Path(record["path"]).is_absolute() or ".." in Path(record["path"]).parts:
+            return f"artifact {name!r} path {record['path']!r} leaves the export folder"
+        files = record.get("files", {"": record})
+        if not isinstance(files, dict) or not all(
+            isinstance(entry, dict) and _is_int(entry.get("bytes")) and isinstance(entry.get("sha256"), str)
+            for entry in files.values()
+        ):
+            return f"artifact {name!r} needs bytes and sha256 for each file"
+    if "latent_dim" in manifest and not (_is_int(manifest["latent_dim"]) and manifest["latent_dim"] > 0):
+        return "latent_dim must be a positive integer"
+    if "conditional" in manifest and not isinstance(manifest["conditional"], bool):
+        return "conditional must be true or false"
+    names = manifest.get("class_names")
+    if names is not None and not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        return "class_names must be a list of names"
+    return None
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)

@@ -49,6 +49,7 @@ class Sampler:
     def noise(self, n: int, seed: int = 0) -> np.ndarray:
         """Standard-normal float32 noise, n×latent_dim, from numpy's generator for `seed`."""
         _check_count(n)
+        _check_seed(seed)
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
     def labels(self, n: int, labels: Labels = None) -> np.ndarray | None:
@@ -108,9 +109,17 @@ def _slerp(start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1 - t) * angle) * start + np.sin(t * angle) * end) / np.sin(angle)
 
 
+MAX_IMAGES = 100_000  # per call: 31 MB of noise and 314 MB of float32 images
+
+
 def _check_count(n: int) -> None:
-    if not isinstance(n, (int, np.integer)) or n <= 0:
-        raise SamplerError(f"the number of images must be a positive integer, got {n!r}")
+    if not isinstance(n, (int, np.integer)) or not 0 < n <= MAX_IMAGES:
+        raise SamplerError(f"the number of images must be a positive integer up to {MAX_IMAGES:,}, got {n!r}")
+
+
+def _check_seed(seed: int) -> None:
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise SamplerError(f"a seed must be a non-negative integer, got {seed!r}")
 
 
 def _check_agreement(manifest: dict, backend: Backend) -> None:
@@ -129,9 +138,14 @@ def _runtime_available(artifact: str) -> bool:
     return importlib.util.find_spec(spec.ARTIFACT_FORMATS[artifact].module) is not None
 
 
-def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
+def load(path: str | os.PathLike, format: str | None = None, trust_savedmodel: bool = False) -> Sampler:
     """A sampler for an export folder (its manifest picks and checks the file), one model file,
-    or a pretrained generator by name (`fashion_mnist`) where no such path exists."""
+    or a pretrained generator by name (`fashion_mnist`) where no such path exists.
+
+    No file is allowed to run code of its own: `.keras` loads in Keras' safe mode, `.h5` only if
+    its config names the project's own layers, ONNX and TFLite hold no Python. A SavedModel runs
+    whatever its graph does (TensorFlow's design), so a bare SavedModel folder (no manifest) is
+    opened only with `trust_savedmodel=True`."""
     path = pretrained.resolve(path)
     if format is not None and format not in spec.ARTIFACT_FORMATS:
         raise SamplerError(f"unknown format {format!r}; choose from {', '.join(spec.ARTIFACT_NAMES)}")
@@ -142,6 +156,11 @@ def load(path: str | os.PathLike, format: str | None = None) -> Sampler:
         return _load_export(path, format)
     if path.is_dir():
         if (path / "saved_model.pb").is_file():
+            if not trust_savedmodel:
+                raise SamplerError(
+                    f"{path}: a SavedModel without a {MANIFEST_FILE} runs whatever its graph does; "
+                    "open it only if you trust it (--trust-savedmodel)"
+                )
             return Sampler(open_artifact("savedmodel", path))
         raise SamplerError(f"{path}: neither an export folder (no {MANIFEST_FILE}) nor a SavedModel")
     artifact = spec.SUFFIX_FORMATS.get(path.suffix.lower())

@@ -342,11 +342,13 @@ def make_train_dataset(
     initial_epoch: int = 0,
     with_labels: bool = False,
     indices_only: bool = False,
+    initial_step: int = 0,
 ):
     """Batches for epochs `initial_epoch`, `initial_epoch + 1`, ... from the split held in memory
     once as uint8. Each epoch's order is a permutation drawn from (seed, epoch) alone and holds
     exactly `steps_per_epoch` batches, so a resumed run sees the same batches as an
-    uninterrupted one. With `indices_only`, batches are int32 indices into the split, for a
+    uninterrupted one; `initial_step` batches of the first epoch are skipped (a run that
+    stopped inside it). With `indices_only`, batches are int32 indices into the split, for a
     train step that gathers from a copy of the images kept on the training device."""
     import tensorflow as tf
 
@@ -360,7 +362,7 @@ def make_train_dataset(
             .take(steps_per_epoch)
         )
 
-    batches = tf.data.Dataset.range(initial_epoch, 2**31 - 1).flat_map(epoch_order)
+    batches = tf.data.Dataset.range(initial_epoch, 2**31 - 1).flat_map(epoch_order).skip(initial_step)
     if not indices_only:
         images = tf.constant(split.images)
         labels = tf.constant(split.labels.astype("int32"))

@@ -14,6 +14,7 @@ import math
 import os
 import shutil
 import time
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,8 @@ GENERATOR_FILE = "generator.keras"
 CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 KEEP_CHECKPOINTS = 2
+MAX_GRID_SIZE = 64  # a 64×64 grid of the epoch's samples is a 7688-pixel square PNG
+LOCK_FILE = ".lock"  # held by the process training in the run folder
 # what --resume may change: the targets, the data's place and how (not what) to compute
 RESUMABLE_CHANGES = (
     "epochs",
@@ -105,6 +108,12 @@ class TrainConfig:
             value = getattr(config, name)
             if value is not None and not value > 0:
                 raise FashionGANError(f"{name} must be positive, got {value}")
+        if config.grid_size > MAX_GRID_SIZE:
+            raise FashionGANError(
+                f"grid_size must be at most {MAX_GRID_SIZE} (a {MAX_GRID_SIZE}² grid), got {config.grid_size}"
+            )
+        if not isinstance(config.seed, int) or not 0 <= config.seed < 2**32:
+            raise FashionGANError(f"seed must be an integer in [0, 2**32), got {config.seed!r}")
         if not 0 <= config.beta_1 < 1:
             raise FashionGANError(f"beta_1 must be in [0, 1), got {config.beta_1}")
         if not 0 <= config.ema_momentum < 1:
@@ -123,10 +132,25 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: Path) -> TrainConfig:
+        """A saved config, each field checked against its declared type."""
         try:
-            return cls(**json.loads(path.read_text()))
+            saved = json.loads(path.read_text())
+            config = cls(**saved)
         except (OSError, ValueError, TypeError) as error:
             raise FashionGANError(f"{path}: not a fashiongan run config ({error})") from None
+        for name, hint in typing.get_type_hints(cls).items():
+            if not _fits(getattr(config, name), hint):
+                raise FashionGANError(f"{path}: {name} is {getattr(config, name)!r}, not {hint}")
+        return config
+
+
+def _fits(value: object, hint: object) -> bool:
+    """Whether a JSON value fits a field's type: an integer fits a float field, a bool fits no
+    number field."""
+    kinds = typing.get_args(hint) or (hint,)
+    if float in kinds:
+        kinds = (*kinds, int)
+    return isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
 
 
 def large_batch_lr_scale(batch_size: int, reference_batch_size: int) -> float:
@@ -142,36 +166,76 @@ def _seed_states(gan) -> list:
     return [v for v in gan.variables if v.path.endswith("seed_generator_state")]
 
 
-def save_checkpoint(gan, run_dir: Path, epoch: int) -> Path:
-    """Write networks, optimizers, RNG states and counters to checkpoints/epoch-NNNN, atomically."""
+def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
+    """Write networks, optimizers, RNG states and the position in the data (epochs done, steps
+    into the next) to checkpoints/epoch-NNNN (or epoch-NNNN-step-S, stopped inside an epoch),
+    atomically; keep the newest KEEP_CHECKPOINTS."""
+    step = int(gan.g_optimizer.iterations.numpy())
+    epoch, step_in_epoch = divmod(step, steps_per_epoch)
+    name = f"epoch-{epoch:04d}" + (f"-step-{step}" if step_in_epoch else "")
     checkpoints = run_dir / CHECKPOINTS_DIR
-    final = checkpoints / f"epoch-{epoch:04d}"
-    temporary = checkpoints / f".epoch-{epoch:04d}.tmp"
+    final = checkpoints / name
+    temporary = checkpoints / f".{name}.tmp"
     shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    gan.save_weights(temporary / "gan.weights.h5")
-    state = {
-        "epoch": epoch,
-        "step": int(gan.g_optimizer.iterations.numpy()),
-        "seed_generator_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(gan)],
-    }
-    (temporary / "state.json").write_text(json.dumps(state))
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(temporary, final)
-    for old in sorted(checkpoints.glob("epoch-*"))[:-KEEP_CHECKPOINTS]:
+    try:
+        temporary.mkdir(parents=True)
+        gan.save_weights(temporary / "gan.weights.h5")
+        state = {
+            "epoch": epoch,
+            "step": step,
+            "step_in_epoch": step_in_epoch,
+            "seed_generator_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(gan)],
+        }
+        (temporary / "state.json").write_text(json.dumps(state))
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(temporary, final)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    for old in list_checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
     return final
 
 
+def _checkpoint_step(folder: Path) -> int:
+    """The training step a checkpoint holds (-1 if its state is unreadable: it sorts first)."""
+    try:
+        step = json.loads((folder / "state.json").read_text())["step"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
+    return step if isinstance(step, int) else -1
+
+
+def list_checkpoints(run_dir: Path) -> list[Path]:
+    """The run's checkpoints, oldest first, ordered by their step as a number (names sort as
+    text only up to epoch 9999)."""
+    folders = [path for path in (run_dir / CHECKPOINTS_DIR).glob("epoch-*") if path.is_dir()]
+    return sorted(folders, key=lambda path: (_checkpoint_step(path), path.name))
+
+
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    found = sorted((run_dir / CHECKPOINTS_DIR).glob("epoch-*"))
+    found = list_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def read_state(checkpoint: Path) -> dict:
+    """A checkpoint's state.json, checked for the keys and types resuming reads."""
+    path = checkpoint / "state.json"
+    try:
+        state = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"{path}: unreadable checkpoint state ({error})") from None
+    expected = {"epoch": int, "step": int, "seed_generator_states": list}
+    if not isinstance(state, dict) or any(not isinstance(state.get(key), kind) for key, kind in expected.items()):
+        raise TrainingError(f"{path}: not a fashiongan checkpoint state (needs integer epoch and step)")
+    if not isinstance(state.setdefault("step_in_epoch", 0), int):
+        raise TrainingError(f"{path}: step_in_epoch is not an integer")
+    return state
 
 
 def restore_checkpoint(gan, checkpoint: Path) -> dict:
     """Load a checkpoint written by save_checkpoint into a built GAN; returns its state."""
+    state = read_state(checkpoint)
     try:
-        state = json.loads((checkpoint / "state.json").read_text())
         gan.load_weights(checkpoint / "gan.weights.h5")
     except (OSError, ValueError, KeyError) as error:
         raise TrainingError(f"{checkpoint}: cannot restore checkpoint ({error})") from None
@@ -181,6 +245,40 @@ def restore_checkpoint(gan, checkpoint: Path) -> dict:
     for variable, value in zip(seed_states, state["seed_generator_states"]):
         variable.assign(np.asarray(value, dtype=variable.dtype))
     return state
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path):
+    """Hold an exclusive lock on the run folder while training: a second `train` on the same
+    --out is refused at once. The kernel drops the lock when a process dies, so a killed run
+    never blocks a later --resume. A folder this call created is removed again if nothing but
+    the lock was written."""
+    import fcntl
+
+    created = not run_dir.exists()
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / LOCK_FILE
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise FashionGANError(
+            f"--out {run_dir} is in use by another fashiongan train (pid {holder}); wait for it or choose another --out"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()
+        if created and not any(run_dir.iterdir()):
+            run_dir.rmdir()
 
 
 # --- callbacks -----------------------------------------------------------------------------------
@@ -213,15 +311,23 @@ def _callbacks():
             )
 
     class Checkpoint(keras.callbacks.Callback):
-        """After each epoch with finite losses, save everything needed to resume."""
+        """After each epoch with finite losses, and at a stop inside one (--max-steps), save
+        everything needed to resume, the position inside the epoch included."""
 
-        def __init__(self, run_dir: Path):
+        def __init__(self, run_dir: Path, steps_per_epoch: int):
             super().__init__()
-            self.run_dir = run_dir
+            self.run_dir, self.steps_per_epoch = run_dir, steps_per_epoch
 
         def on_epoch_end(self, epoch, logs=None):
             if _finite(logs):
-                save_checkpoint(self.model, self.run_dir, epoch + 1)
+                save_checkpoint(self.model, self.run_dir, self.steps_per_epoch)
+
+    class FiniteTensorBoard(keras.callbacks.TensorBoard):
+        """TensorBoard logs, without the epoch a non-finite loss stopped."""
+
+        def on_epoch_end(self, epoch, logs=None):
+            if _finite(logs):
+                super().on_epoch_end(epoch, logs)
 
     class StopOnNonFinite(keras.callbacks.Callback):
         """Stop at the first batch whose losses are NaN or infinite, and remember where."""
@@ -252,6 +358,8 @@ def _callbacks():
             self.started, self.first_step = time.perf_counter(), self._step()
 
         def on_epoch_end(self, epoch, logs=None):
+            if not _finite(logs):
+                return
             seconds = time.perf_counter() - self.started
             step = self._step()
             row = {"epoch": epoch + 1, "step": step, **{k: float(v) for k, v in sorted(logs.items())}}
@@ -275,7 +383,7 @@ def _callbacks():
             if int(self.model.g_optimizer.iterations.numpy()) >= self.max_steps:
                 self.model.stop_training = True
 
-    return SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep
+    return SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard
 
 
 def _finite(logs) -> bool:
@@ -396,7 +504,6 @@ def train(
     if not runtime.is_chief:
         run_dir = run_dir / f".worker-{runtime.worker_index}"
     _check_run_dir(run_dir, config, resume)
-    variant = get_variant(config.variant)
     split = data.load_dataset(config.dataset, "train", config.data_dir)
     batches_per_epoch = len(split.images) // config.batch_size
     if batches_per_epoch == 0:
@@ -404,20 +511,26 @@ def train(
     if config.batch_size % runtime.replicas:
         raise FashionGANError(f"batch size {config.batch_size} does not split evenly over {runtime.replicas} replicas")
     steps_per_epoch = min(batches_per_epoch, config.steps_per_epoch or batches_per_epoch)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / CONFIG_FILE)
+    with run_lock(run_dir):
+        return _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks)
+
+
+def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks) -> Path:
+    """Build, restore and fit; config.json is written only once the networks are built and
+    the checkpoint restored, so a start that fails leaves the folder as it found it."""
+    variant = get_variant(config.variant)
     print(f"training {config.variant} on {config.dataset}: {runtime.describe()}")
-
-    import keras
-
     gan = build_gan(config, runtime, split if runtime.device_data else None)
-    initial_epoch = 0
+    epoch, step_in_epoch = 0, 0
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
-        initial_epoch = restore_checkpoint(gan, checkpoint)["epoch"]
-        print(f"resuming {run_dir} after epoch {initial_epoch} from {checkpoint}")
+        state = restore_checkpoint(gan, checkpoint)
+        epoch, step_in_epoch = state["epoch"], state["step_in_epoch"]
+        where = f"epoch {epoch}" + (f" and {step_in_epoch} steps into the next" if step_in_epoch else "")
+        print(f"resuming {run_dir} after {where} from {checkpoint}")
+    config.save(run_dir / CONFIG_FILE)
 
-    SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep = _callbacks()
+    SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard = _callbacks()
     grid_count = config.grid_size**2
     grid_inputs = {
         spec.NOISE_INPUT: np.random.default_rng(config.seed)
@@ -431,30 +544,41 @@ def train(
     callbacks = [
         nan_guard,
         grids,
-        Checkpoint(run_dir),
+        Checkpoint(run_dir, steps_per_epoch),
         HistoryCSV(run_dir / HISTORY_FILE, config.batch_size),
-        keras.callbacks.TensorBoard(str(run_dir / "logs"), write_graph=False),
+        FiniteTensorBoard(str(run_dir / "logs"), write_graph=False),
     ]
     if config.max_steps:
         callbacks.append(StopAtStep(config.max_steps))
     callbacks += extra_callbacks or []
 
-    if initial_epoch < config.epochs:
+    # A run stopped inside an epoch first finishes that epoch from where it stopped, then goes on
+    # with whole epochs: the same batches, in the same order, as an uninterrupted run.
+    segments = []
+    if step_in_epoch and epoch < config.epochs:
+        segments.append((epoch, step_in_epoch))
+        epoch += 1
+    if epoch < config.epochs:
+        segments.append((epoch, 0))
+    for first_epoch, skip in segments:
+        if gan.stop_training:
+            break
         dataset = data.make_train_dataset(
             split,
             config.batch_size,
             variant.output_range,
             steps_per_epoch,
             config.seed,
-            initial_epoch,
+            first_epoch,
             with_labels=variant.conditional,
             indices_only=runtime.device_data,
+            initial_step=skip,
         )
         gan.fit(
             dataset,
-            epochs=config.epochs,
-            initial_epoch=initial_epoch,
-            steps_per_epoch=steps_per_epoch,
+            epochs=first_epoch + 1 if skip else config.epochs,
+            initial_epoch=first_epoch,
+            steps_per_epoch=steps_per_epoch - skip,
             callbacks=callbacks,
             verbose=verbose,
             shuffle=False,  # each epoch's order is drawn in make_train_dataset
@@ -473,6 +597,9 @@ def train(
 
 def save_generator(generator, path: Path) -> Path:
     temporary = path.with_name(f".{path.stem}.tmp.keras")
-    generator.save(temporary)
-    os.replace(temporary, path)
+    try:
+        generator.save(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path

@@ -1,0 +1,64 @@
+"""Optional dependencies: imported quietly, and named by the install extra that brings them.
+
+TensorFlow and absl print start-up lines straight to file descriptor 2 when TensorFlow is
+imported, whatever TF_CPP_MIN_LOG_LEVEL says. An error should be the one line a user reads, so
+the import runs with that descriptor parked in a scratch file, which is replayed if the import
+fails. `FASHIONGAN_VERBOSE=1` keeps everything.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from types import ModuleType
+
+from fashiongan.errors import FashionGANError
+
+VERBOSE_ENV = "FASHIONGAN_VERBOSE"
+# module -> the extra that installs it
+EXTRAS = {"tensorflow": "train", "keras": "train", "tf_keras": "train", "tf2onnx": "train", "onnx": "train"}
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Hide what native libraries write to file descriptor 2 inside the block, unless verbose;
+    if the block raises, what they wrote is written out after all."""
+    if verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def require(module: str, needed_for: str) -> ModuleType:
+    """Import `module` quietly, or say in one line which extra installs it."""
+    if not verbose():
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        with quiet_stderr():
+            return importlib.import_module(module)
+    except ImportError:
+        extra = EXTRAS.get(module, "train")
+        raise FashionGANError(
+            f"{needed_for} needs {module}, which this install lacks: pip install 'fashiongan[{extra}]'"
+        ) from None
