@@ -46,6 +46,7 @@ def evaluate(
 
     if n <= k:
         raise FashionGANError(f"--n must be larger than k={k}, got {n}")
+    sampler = inference.load(model, format, trust_savedmodel=trust_savedmodel)  # a bad path fails first
     info = get_dataset(dataset)
     test = data.load_dataset(dataset, "test", data_dir)
     train = data.load_dataset(dataset, "train", data_dir)
@@ -57,7 +58,6 @@ def evaluate(
     real_features, real_probabilities = net(unit(test.images[real_order]))
     floor_features, floor_probabilities = net(unit(train.images[rng.permutation(len(train.images))[:n]]))
 
-    sampler = inference.load(model, format, trust_savedmodel=trust_savedmodel)
     labels = sampler.labels(n) if sampler.conditional else None
     images = np.concatenate(
         [

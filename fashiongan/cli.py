@@ -42,6 +42,13 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def path_text(text: str) -> str:
+    """A file or folder name: not empty (that would be the working directory), no NUL byte."""
+    if not text.strip() or "\x00" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a usable path")
+    return text
+
+
 def port_number(text: str) -> int:
     value = non_negative_int(text)
     if value > 65535:
@@ -80,10 +87,12 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--dataset", choices=tuple(spec.DATASETS), help=f"dataset (default: {spec.DEFAULT_DATASET})")
     parser.add_argument("--epochs", type=positive_int, help="train until this many epochs are done (default: 1)")
     parser.add_argument("--batch-size", type=positive_int, help="images per step (default: the variant's)")
-    parser.add_argument("--out", required=True, help="run directory (config, checkpoints, samples, generator)")
+    parser.add_argument(
+        "--out", required=True, type=path_text, help="run directory (config, checkpoints, samples, generator)"
+    )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out after its last checkpoint")
     parser.add_argument("--seed", type=non_negative_int, help="seed for weights, noise and shuffling (default: 0)")
-    parser.add_argument("--data-dir", help="directory holding the four IDX files (or <name>/ below it)")
+    parser.add_argument("--data-dir", type=path_text, help="directory holding the four IDX files (or <name>/ below it)")
     parser.add_argument("--steps-per-epoch", type=positive_int, help="cap each epoch at this many steps")
     parser.add_argument("--max-steps", type=positive_int, help="stop after this many steps in all")
     parser.add_argument("--g-lr", type=positive_float, dest="g_learning_rate", help="generator learning rate")
@@ -192,7 +201,7 @@ def add_export_parser(commands) -> None:
         f"`{spec.NOISE_INPUT}` (and `{spec.LABEL_INPUT}` when conditional) and returns "
         f"`{spec.OUTPUT_NAME}`: float32 N×28×28×1 in [0, 1].",
     )
-    parser.add_argument("source", help="a run directory, or a generator .keras file")
+    parser.add_argument("source", type=path_text, help="a run directory, or a generator .keras file")
     parser.add_argument("--out", required=True, help="export folder (replaced atomically)")
     parser.add_argument(
         "--formats",
@@ -248,14 +257,14 @@ def add_sample_parser(commands) -> None:
         + " file. A path that exists wins over a pretrained name. The same --seed gives the same "
         "images from every format.",
     )
-    parser.add_argument("model", help="pretrained name, export folder or model file")
+    parser.add_argument("model", type=path_text, help="pretrained name, export folder or model file")
     parser.add_argument("--n", type=positive_int, default=64, help="number of images (default: 64)")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="noise seed (default: 0)")
     parser.add_argument(
         "--label", action="append", help="class name or index for a conditional generator; repeat for one per image"
     )
-    parser.add_argument("--out", default="grid.png", help="PNG grid to write (default: grid.png)")
-    parser.add_argument("--npy", help="also write the uint8 N×28×28 images as .npy")
+    parser.add_argument("--out", default="grid.png", type=path_text, help="PNG grid to write (default: grid.png)")
+    parser.add_argument("--npy", type=path_text, help="also write the uint8 N×28×28 images as .npy")
     parser.add_argument("--nrow", type=positive_int, help="images per grid row (default: square)")
     parser.add_argument("--scale", type=positive_int, default=2, help="pixel scale of the PNG (default: 2)")
     parser.add_argument("--format", help="artifact of an export folder: " + ", ".join(spec.ARTIFACT_NAMES))
@@ -343,10 +352,12 @@ def add_quality_parsers(commands) -> None:
         "under <root>/<dataset>/ (default root: the package's pretrained classifiers), with its test accuracy.",
     )
     classifier.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
-    classifier.add_argument("--out", help="artifact root (default: the package's pretrained/classifiers)")
+    classifier.add_argument(
+        "--out", type=path_text, help="artifact root (default: the package's pretrained/classifiers)"
+    )
     classifier.add_argument("--epochs", type=positive_int, default=12)
     classifier.add_argument("--seed", type=non_negative_int, default=0)
-    classifier.add_argument("--data-dir")
+    classifier.add_argument("--data-dir", type=path_text)
     classifier.add_argument("--quiet", action="store_true")
     classifier.set_defaults(handler=run_train_classifier)
 
@@ -357,17 +368,17 @@ def add_quality_parsers(commands) -> None:
         "in the domain classifier's feature space, beside the real-data floor (train split against "
         "test split). Takes any exported format through the inference package.",
     )
-    evaluate.add_argument("model", help="pretrained name, export folder or model file")
+    evaluate.add_argument("model", type=path_text, help="pretrained name, export folder or model file")
     evaluate.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
     evaluate.add_argument("--n", type=positive_int, default=10000, help="images per side (default: 10000)")
-    evaluate.add_argument("--out", help="write the figures as JSON here")
+    evaluate.add_argument("--out", type=path_text, help="write the figures as JSON here")
     evaluate.add_argument("--classifier", help="classifier artifact folder (default: the newest version found)")
     evaluate.add_argument(
         "--format", help="artifact of an export folder to evaluate: " + ", ".join(spec.ARTIFACT_NAMES)
     )
     add_trust_flag(evaluate)
     evaluate.add_argument("--seed", type=non_negative_int, default=0)
-    evaluate.add_argument("--data-dir")
+    evaluate.add_argument("--data-dir", type=path_text)
     evaluate.set_defaults(handler=run_evaluate)
 
 

@@ -52,7 +52,7 @@ def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = TILE_P
         raise ValueError(f"expected N×H×W images, got shape {images.shape}")
     count, height, width = images.shape
     grid_size(count, nrow, tile=max(height, width))
-    nrow = nrow or math.ceil(math.sqrt(count))
+    nrow = min(nrow or math.ceil(math.sqrt(count)), count)
     ncol = math.ceil(count / nrow)
     grid = np.zeros((ncol * (height + padding) + padding, nrow * (width + padding) + padding), np.uint8)
     for index, image in enumerate(images):

@@ -22,7 +22,7 @@ import numpy as np
 
 from fashiongan import spec
 from fashiongan.errors import FashionGANError
-from fashiongan.files import write_atomic
+from fashiongan.files import ensure_free_space, write_atomic
 from fashiongan.inference.grid import save_grid, to_uint8
 from fashiongan.model import data
 from fashiongan.spec import get_variant
@@ -179,6 +179,7 @@ def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
     shutil.rmtree(temporary, ignore_errors=True)
     try:
         temporary.mkdir(parents=True)
+        ensure_free_space(temporary, _checkpoint_bytes(gan, run_dir))
         gan.save_weights(temporary / "gan.weights.h5")
         state = {
             "epoch": epoch,
@@ -194,6 +195,18 @@ def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
     for old in list_checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
     return final
+
+
+def _checkpoint_bytes(gan, run_dir: Path) -> int:
+    """What the next checkpoint will take: the last one's size, else the variables' bytes."""
+    last = latest_checkpoint(run_dir)
+    if last is not None and (last / "gan.weights.h5").is_file():
+        return (last / "gan.weights.h5").stat().st_size
+    return _variable_bytes(gan.variables + gan.d_optimizer.variables + gan.g_optimizer.variables)
+
+
+def _variable_bytes(variables) -> int:
+    return sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in variables)
 
 
 def _checkpoint_step(folder: Path) -> int:
@@ -598,6 +611,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
 def save_generator(generator, path: Path) -> Path:
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     try:
+        ensure_free_space(path.parent, _variable_bytes(generator.variables))
         generator.save(temporary)
         os.replace(temporary, path)
     finally:

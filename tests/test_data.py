@@ -185,6 +185,18 @@ def test_train_dataset_shapes_range_and_resumable_order():
     np.testing.assert_allclose(unit, (batches[0] + 1) / 2, atol=1e-6)
 
 
+def test_pixels_0_and_255_map_exactly_to_the_ends_of_the_range():
+    pixels = np.array([[0, 255]], dtype=np.uint8)
+    for value_range in ((-1.0, 1.0), (0.0, 1.0)):
+        scaled = np.asarray(data.scale_images(pixels, value_range))
+        assert scaled.shape == (1, 2, 1) and scaled.dtype == np.float32
+        assert scaled.ravel().tolist() == list(value_range)
+    extremes = data.Split(images=np.stack([np.zeros((28, 28)), np.full((28, 28), 255)]).astype(np.uint8),
+                          labels=np.array([0, 1], np.uint8))  # fmt: skip
+    (batch,) = _batches(data.make_train_dataset(extremes, 2, (-1.0, 1.0), 1, seed=0), 1)
+    assert (batch.min(), batch.max()) == (-1.0, 1.0)
+
+
 def test_explicit_dir_without_data_does_not_fall_back(tmp_path, no_data_sources, monkeypatch):
     write_idx_dataset(no_data_sources / "debian" / "fashion-mnist", train=10)
     monkeypatch.setattr(data, "DEBIAN_ROOT", no_data_sources / "debian")

@@ -276,6 +276,16 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
     finally:
         demo.terminate()
         demo.wait(timeout=10)
+    # commands that need the [train] extra say so in one line; `variants` needs nothing more
+    listed = subprocess.run([fashiongan, "variants"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 6
+    for command in (["train", "--out", "run"], ["export", str(export_dir), "--out", "again"]):
+        needs = subprocess.run([fashiongan, *command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+        assert needs.returncode == 2 and needs.stderr.strip().splitlines() == [
+            f"fashiongan: error: fashiongan {command[0]} needs keras, which this install lacks: "
+            "pip install 'fashiongan[train]'"
+        ]
+    assert not (tmp_path / "run").exists() and not (tmp_path / "again").exists()
     # the classifiers ship too; running them needs the [train] extra, and a base install says so
     evaluate = subprocess.run(
         [fashiongan, "evaluate", "fashion_mnist", "--n", "8", "--data-dir", str(tiny_data_dir)],

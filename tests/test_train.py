@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fashiongan.model.train import TrainConfig, TrainingError, latest_checkpoint, train
+from fashiongan.errors import FashionGANError
+from fashiongan.model.train import (
+    TrainConfig,
+    TrainingError,
+    latest_checkpoint,
+    list_checkpoints,
+    read_state,
+    train,
+)
 
 
 def tiny_config(data_dir, out, **overrides) -> TrainConfig:
@@ -75,6 +83,8 @@ def test_resume_refuses_changed_settings_and_existing_runs(tiny_data_dir, tmp_pa
         train(tiny_config(tiny_data_dir, run, variant="dcgan"), resume=True, verbose=0)
     with pytest.raises(Exception, match="nothing to resume"):
         train(tiny_config(tiny_data_dir, tmp_path / "empty"), resume=True, verbose=0)
+    with pytest.raises(FashionGANError, match="was started with batch_size=8, not 16"):
+        train(tiny_config(tiny_data_dir, run, variant="dense", batch_size=16), resume=True, verbose=0)
 
 
 class PoisonDiscriminator(keras.callbacks.Callback):
@@ -100,10 +110,86 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tiny_data_dir, tmp_path):
     assert not (run / "generator.keras").exists()
     assert not (run / "samples" / "epoch-0002.png").exists()
     # the kept checkpoint is good: resuming from it finishes the run with finite losses
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [int(row["epoch"]) for row in rows] == [1]  # nothing from the bad epoch
+    assert all(np.isfinite(value) for _, value in tensorboard_scalars(run))
+    assert {name for name, _ in tensorboard_scalars(run)} >= {"epoch_d_loss", "epoch_g_loss"}
     train(config, resume=True, verbose=0)
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert [int(row["epoch"]) for row in rows][-2:] == [2, 3]
     assert all(np.isfinite(w).all() for w in generator_weights(run))
+
+
+def tensorboard_scalars(run):
+    """(tag, value) of every scalar in the run's TensorBoard logs."""
+    import tensorflow as tf
+
+    found = []
+    for path in (run / "logs").rglob("events.out.tfevents.*"):
+        for record in tf.data.TFRecordDataset(str(path)):
+            event = tf.compat.v1.Event.FromString(record.numpy())
+            found += [(value.tag, float(tf.make_ndarray(value.tensor))) for value in event.summary.value]
+    return found
+
+
+@pytest.mark.cpu_only
+def test_resume_after_a_stop_inside_an_epoch_matches_an_uninterrupted_run(tiny_data_dir, tmp_path):
+    """--max-steps 3 then 6 on 4-step epochs stops twice inside an epoch; each checkpoint keeps
+    the position, so the resumed run sees the same batches and ends with the same weights."""
+    settings = {"variant": "dense", "epochs": 3, "steps_per_epoch": 4}
+    straight = train(tiny_config(tiny_data_dir, tmp_path / "straight", **settings), verbose=0)
+    run = tmp_path / "stopped"
+    train(tiny_config(tiny_data_dir, run, max_steps=3, **settings), verbose=0)
+    state = json.loads((latest_checkpoint(run) / "state.json").read_text())
+    assert (latest_checkpoint(run).name, state["step"], state["epoch"], state["step_in_epoch"]) == (
+        "epoch-0000-step-3", 3, 0, 3)  # fmt: skip
+    train(tiny_config(tiny_data_dir, run, max_steps=6, **settings), resume=True, verbose=0)
+    assert json.loads((latest_checkpoint(run) / "state.json").read_text())["step"] == 6
+    train(tiny_config(tiny_data_dir, run, **settings), resume=True, verbose=0)
+    assert latest_checkpoint(run).name == "epoch-0003"
+    assert json.loads((latest_checkpoint(run) / "state.json").read_text())["step"] == 12
+    for a, b in zip(generator_weights(straight), generator_weights(run)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_checkpoints_are_ordered_by_step_past_epoch_9999(tmp_path):
+    for name, step in (("epoch-9999", 9999), ("epoch-10000", 10000), ("epoch-10000-step-10001", 10001)):
+        (tmp_path / "checkpoints" / name).mkdir(parents=True)
+        (tmp_path / "checkpoints" / name / "state.json").write_text(json.dumps({"step": step}))
+    assert [path.name for path in list_checkpoints(tmp_path)] == ["epoch-9999", "epoch-10000", "epoch-10000-step-10001"]
+    assert latest_checkpoint(tmp_path).name == "epoch-10000-step-10001"
+
+
+@pytest.mark.parametrize(
+    "state, message",
+    [
+        ({"step": 4, "seed_generator_states": []}, "needs integer epoch and step"),
+        ({"epoch": "1", "step": 4, "seed_generator_states": []}, "needs integer epoch and step"),
+        ([1, 2], "needs integer epoch and step"),
+    ],
+)
+def test_a_malformed_checkpoint_state_is_one_error(tmp_path, state, message):
+    (tmp_path / "state.json").write_text(json.dumps(state))
+    with pytest.raises(TrainingError, match=message):
+        read_state(tmp_path)
+
+
+@pytest.mark.parametrize("change, message", [({"epochs": "ten"}, "epochs is 'ten'"), ({"seed": None}, "seed is None")])
+def test_a_malformed_run_config_is_one_error(tiny_data_dir, tmp_path, change, message):
+    run = train(tiny_config(tiny_data_dir, tmp_path / "run", variant="dense"), verbose=0)
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, **change}))
+    with pytest.raises(FashionGANError, match=message):
+        TrainConfig.load(run / "config.json")
+
+
+def test_a_start_that_fails_writes_nothing(tiny_data_dir, tmp_path):
+    with pytest.raises(FashionGANError, match=r"seed must be an integer in \[0, 2\*\*32\)"):
+        train(tiny_config(tiny_data_dir, tmp_path / "run", seed=-1), verbose=0)
+    with pytest.raises(FashionGANError, match="grid_size must be at most 64"):
+        train(tiny_config(tiny_data_dir, tmp_path / "run", grid_size=100000), verbose=0)
+    assert not (tmp_path / "run").exists()
+    train(tiny_config(tiny_data_dir, tmp_path / "run", variant="dense"), verbose=0)  # the folder is usable
 
 
 def test_batch_larger_than_data_is_refused_before_writing(tiny_data_dir, tmp_path):

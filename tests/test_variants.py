@@ -130,3 +130,21 @@ def test_every_loss_trains_a_step(loss):
 def test_unknown_loss_is_refused():
     with pytest.raises(FashionGANError, match="unknown loss 'ralsgan'; choose one of: bce, hinge, lsgan, wgan-gp"):
         TrainConfig(variant="dense", loss="ralsgan").resolved()
+
+
+def test_the_sampling_generator_averages_weights_and_keeps_the_raw_batch_norm_statistics():
+    from fashiongan.model.train import sampling_generator
+
+    gan = build_gan(TrainConfig(variant="dcgan", ema_momentum=0.5).resolved())
+    real = np.random.default_rng(5).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    gan.train_on_batch(real)
+    gan.train_on_batch(real)
+    ema = sampling_generator(gan, "dcgan")
+    raw_statistics = [np.asarray(w) for w in gan.generator.non_trainable_weights]
+    assert raw_statistics and any(np.abs(w).max() > 0 for w in raw_statistics[::2])  # moving means have moved
+    for exported, raw in zip(ema.non_trainable_weights, raw_statistics):
+        np.testing.assert_array_equal(np.asarray(exported), raw)
+    assert any(
+        not np.array_equal(np.asarray(a), np.asarray(b))
+        for a, b in zip(ema.trainable_weights, gan.generator.trainable_weights)
+    )

@@ -1,0 +1,254 @@
+"""Hostile and unlucky input: no file runs code, nothing the user wrote is lost, a second or
+killed run does no harm, and a full or read-only disk is one line."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fashiongan import inference
+from fashiongan.export import exporter
+from fashiongan.inference.backends import BackendError
+from fashiongan.inference.manifest import ManifestError, describe_artifact
+from fashiongan.inference.sampler import SamplerError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def fashiongan(*args, cwd=None, timeout=300):
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "fashiongan", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd or ROOT, env=environment, timeout=timeout)  # fmt: skip
+
+
+def one_error_line(result) -> str:
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("fashiongan") and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def evil_h5(path: Path, marker: Path) -> Path:
+    """A Keras 2 generator whose Lambda layer runs a shell command when the model is loaded."""
+    import tf_keras
+
+    noise = tf_keras.Input((100,), name="noise")
+    x = tf_keras.layers.Dense(784)(noise)
+    x = tf_keras.layers.Lambda(lambda t, m=str(marker): (__import__("os").system(f"touch {m}"), t)[1])(x)
+    images = tf_keras.layers.Reshape((28, 28, 1), name="images")(x)
+    tf_keras.Model(noise, images).save(path, save_format="h5")
+    marker.unlink(missing_ok=True)  # building it ran the lambda once
+    return path
+
+
+@pytest.mark.slow
+def test_an_h5_file_that_would_run_code_is_refused_everywhere(exports, tiny_data_dir, tmp_path):
+    marker = tmp_path / "code-ran"
+    evil = evil_h5(tmp_path / "evil.h5", marker)
+    with pytest.raises(BackendError, match=r"refusing to load a \.h5 model with class_name 'Lambda'"):
+        inference.load(evil)
+    assert "class_name 'Lambda'" in one_error_line(fashiongan("sample", evil, "--out", tmp_path / "g.png"))
+    evaluated = fashiongan("evaluate", evil, "--n", "8", "--data-dir", tiny_data_dir)
+    assert "refusing to load" in one_error_line(evaluated)
+    # listed, with a matching checksum, in an export folder's manifest
+    _, export_dir = exports["dense"]
+    folder = Path(shutil.copytree(export_dir, tmp_path / "export"))
+    shutil.copy(evil, folder / "generator.h5")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["artifacts"]["h5"] = describe_artifact(folder, "generator.h5")
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(BackendError, match="refusing to load"):
+        inference.load(folder, "h5")
+    assert not marker.exists()
+    assert not (tmp_path / "g.png").exists()
+
+
+@pytest.mark.slow
+def test_an_h5_with_a_serialised_function_anywhere_in_its_config_is_refused(exports, tmp_path):
+    import h5py
+
+    _, export_dir = exports["dense"]
+    path = Path(shutil.copy(export_dir / "generator.h5", tmp_path / "lambda-activation.h5"))
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        dense = next(layer for layer in config["config"]["layers"] if layer["class_name"] == "Dense")
+        dense["config"]["activation"] = {"class_name": "__lambda__", "config": {"code": "", "defaults": None}}
+        handle.attrs["model_config"] = json.dumps(config)
+    with pytest.raises(BackendError, match=r"refusing to load a \.h5 model with activation"):
+        inference.load(path)
+    assert inference.load(export_dir / "generator.h5").sample(1).shape == (1, 28, 28)  # the real one loads
+
+
+@pytest.mark.slow
+def test_a_bare_savedmodel_opens_only_when_trusted(exports, tmp_path):
+    _, export_dir = exports["dense"]
+    bare = Path(shutil.copytree(export_dir / "saved_model" / "1", tmp_path / "bare"))
+    with pytest.raises(SamplerError, match="runs whatever its graph does; open it only if you trust it"):
+        inference.load(bare)
+    assert "--trust-savedmodel" in one_error_line(fashiongan("sample", bare, "--out", tmp_path / "g.png"))
+    trusted = inference.load(bare, trust_savedmodel=True).sample(2, seed=1)
+    np.testing.assert_array_equal(trusted, inference.load(export_dir, "savedmodel").sample(2, seed=1))
+    assert fashiongan("sample", bare, "--trust-savedmodel", "--n", "2", "--out", tmp_path / "g.png").returncode == 0
+
+
+@pytest.mark.slow
+def test_export_replaces_only_an_earlier_export(exports, tmp_path):
+    run, _ = exports["dense"]
+    before = sorted(path.name for path in run.iterdir())
+    for out in (run, run / "inside", run.parent):
+        with pytest.raises(exporter.ExportError, match="holds or lies inside the source"):
+            exporter.export(run, out, ("onnx",))
+    assert sorted(path.name for path in run.iterdir()) == before
+    unrelated = tmp_path / "my-files"
+    unrelated.mkdir()
+    (unrelated / "thesis.txt").write_text("years of work")
+    line = one_error_line(fashiongan("export", run, "--out", unrelated, "--formats", "onnx"))
+    assert "not a fashiongan export" in line and (unrelated / "thesis.txt").read_text() == "years of work"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert (exporter.export(run, empty, ("onnx",)) / "generator.onnx").is_file()
+    assert (exporter.export(run, empty, ("tflite",)) / "generator.tflite").is_file()  # an export is replaced
+    assert not (empty / "generator.onnx").exists()
+
+
+def _dead_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
+
+
+@pytest.mark.slow
+def test_a_killed_exports_leftovers_are_cleaned_and_a_set_aside_export_is_restored(exports, tmp_path):
+    run, export_dir = exports["dense"]
+    out = tmp_path / "export"
+    pid = _dead_pid()
+    half_built = tmp_path / f".export.building-{pid}-x1y2"
+    (half_built / "export").mkdir(parents=True)
+    set_aside = Path(shutil.copytree(export_dir, tmp_path / f".export.previous-{pid}"))
+    exporter.clean_leftovers(out)  # killed between the two renames: the earlier export comes back
+    assert not half_built.exists() and not set_aside.exists()
+    assert inference.load(out).sample(1).shape == (1, 28, 28)
+    shutil.copytree(export_dir, set_aside)
+    exporter.export(run, out, ("onnx",))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["export"]
+
+
+def test_malformed_manifests_are_one_error(tmp_path):
+    good = {"format_version": 1, "latent_dim": 100, "conditional": False,
+            "artifacts": {"onnx": {"path": "generator.onnx", "bytes": 1, "sha256": "0" * 64}}}  # fmt: skip
+    for change, message in (
+        ({"artifacts": ["generator.onnx"]}, "artifacts must be an object"),
+        ({"artifacts": {"onnx": {"path": "generator.onnx", "sha256": "0" * 64}}}, "needs bytes and sha256"),
+        ({"artifacts": {"onnx": {"path": "../../etc/passwd", "bytes": 1, "sha256": ""}}}, "leaves the export folder"),
+        ({"class_names": 5}, "class_names must be a list"),
+        ({"latent_dim": "100"}, "latent_dim must be a positive integer"),
+    ):
+        (tmp_path / "manifest.json").write_text(json.dumps({**good, **change}))
+        with pytest.raises(ManifestError, match=message):
+            inference.load(tmp_path)
+        assert message in one_error_line(fashiongan("sample", tmp_path, "--out", tmp_path / "g.png"))
+
+
+def test_a_second_train_on_one_folder_is_refused_and_a_killed_ones_lock_is_not(tiny_data_dir, tmp_path):
+    run = tmp_path / "run"
+    hold_lock = (
+        "import sys, time; from pathlib import Path; from fashiongan.model.train import run_lock\n"
+        "with run_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(600)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", hold_lock, str(run)], stdout=subprocess.PIPE, text=True)
+    common = ("--variant", "dense", "--batch-size", "8", "--steps-per-epoch", "1", "--data-dir", tiny_data_dir)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        line = one_error_line(fashiongan("train", "--out", run, *common))
+        assert f"is in use by another fashiongan train (pid {holder.pid})" in line
+        assert not (run / "config.json").exists()
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    assert (run / ".lock").exists()  # left by the killed process; the kernel dropped its lock
+    assert fashiongan("train", "--out", run, *common, "--quiet").returncode == 0
+    assert (run / "generator.keras").is_file() and not (run / ".lock").exists()
+
+
+def _train_on_tmpfs(options: str, data_dir: Path, mount_point: Path):
+    """`fashiongan train` into a tmpfs mounted with `options` in a mount namespace of its own
+    (util-linux unshare): a real full or read-only disk, no root needed outside it."""
+    mount_point.mkdir()
+    script = (f"mount -t tmpfs -o {options} tmpfs {mount_point} || exit 99\n"
+              f"{sys.executable} -m fashiongan train --variant dense --batch-size 8 --steps-per-epoch 2 --epochs 2 "
+              f"--data-dir {data_dir} --out {mount_point}/run --quiet\n"
+              f"status=$?; ls -aR {mount_point}; exit $status")  # fmt: skip
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, env=environment,
+                          timeout=300)  # fmt: skip
+
+
+@pytest.mark.slow
+def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path):
+    """A 60 MB tmpfs holds one 41 MB dense checkpoint, not two."""
+    result = _train_on_tmpfs("size=60m", tiny_data_dir, tmp_path / "full")
+    if result.returncode == 99:
+        pytest.fail(f"this machine cannot mount a tmpfs in a user namespace: {result.stderr}")
+    line = one_error_line(result)
+    assert "No space left on device" in line
+    listing = result.stdout
+    assert "epoch-0001" in listing and "state.json" in listing and ".tmp" not in listing
+
+
+@pytest.mark.slow
+def test_a_read_only_out_is_one_line(tiny_data_dir, tmp_path):
+    result = _train_on_tmpfs("size=8m,ro", tiny_data_dir, tmp_path / "ro")
+    assert "Read-only file system" in one_error_line(result)
+
+
+def test_a_text_file_named_keras_is_named_for_what_it_is(tmp_path):
+    fake = tmp_path / "notes.keras"
+    fake.write_text("not a model")
+    assert "a .keras file is a zip archive; this one is not" in one_error_line(
+        fashiongan("sample", fake, "--out", tmp_path / "g.png")
+    )
+
+
+def test_train_classifier_refuses_a_file_as_out_before_training(tiny_data_dir, tmp_path):
+    (tmp_path / "file").write_text("")
+    result = fashiongan("train-classifier", "--out", tmp_path / "file", "--data-dir", tiny_data_dir, "--epochs", "50")
+    assert "is a file, not a folder for classifier versions" in one_error_line(result)
+    assert "Epoch" not in result.stdout  # refused before the first epoch, not after the last
+
+
+def _raw_get(port: int, target: str) -> tuple[int, bytes]:
+    """One HTTP request exactly as written: no client-side normalisation of `..` or escapes."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(f"GET {target} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    return int(response.split(b" ", 2)[1]), response
+
+
+def test_the_demo_server_serves_nothing_outside_its_folders(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("private")
+    server = subprocess.Popen([sys.executable, "-m", "fashiongan", "demo", "--port", "0"], cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        port = int(server.stdout.readline().split("http://127.0.0.1:", 1)[1].split("/")[0])
+        assert _raw_get(port, "/model/manifest.json")[0] == 200
+        for target in ("/model/../../../../../../etc/hostname", "/model/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/hostname",
+                       "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/model/..%2f..%2f..%2f..%2fetc%2fpasswd",
+                       f"/model/{'..%2f' * 12}{str(secret).lstrip('/')}", "/vendor/", "/model/", "/server.py",
+                       "/model/generator.onnx%00.json", "/%00"):  # fmt: skip
+            status, body = _raw_get(port, target)
+            assert status == 404 and b"private" not in body and b"root:" not in body, target
+    finally:
+        server.terminate()
+        stderr = server.communicate(timeout=10)[1]
+    assert "Traceback" not in stderr
