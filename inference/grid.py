@@ -67,6 +67,8 @@ def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path
     from PIL import Image
 
     path = Path(path)
+    if path.is_dir():
+        raise GridError(f"{path}: is a folder; give the PNG a file name")
     image = np.asarray(image, dtype=np.uint8)
     if image.shape[0] * image.shape[1] * scale * scale > MAX_GRID_PIXELS:
         raise GridError(f"a {image.shape[1] * scale}×{image.shape[0] * scale} PNG is over {MAX_GRID_PIXELS:,} pixels")

@@ -47,7 +47,7 @@ CASES = [
     (["sample", "fashion_mnist", "--label", "hat"], "unknown class name 'hat'"),
     (["sample", "fashion_mnist", "--n", "3", "--label", "bag", "--label", "coat"], "2 labels given for 3 images"),
     (["sample", "fashion_mnist", "--out", ""], "--out: '' is not a usable path"),
-    (["sample", "fashion_mnist", "--out", "A_DIR"], "Is a directory"),
+    (["sample", "fashion_mnist", "--out", "A_DIR"], "A_DIR: is a folder; give the PNG a file name"),
     (["sample", "nothing"], "no such export folder or model file, nor a pretrained generator"),
     (["sample", "TEXT_KERAS"], "a .keras file is a zip archive"),
     (["sample", "GARBAGE_ONNX"], "not a loadable ONNX model"),
