@@ -92,10 +92,24 @@ def load_source(path: str | os.PathLike, variant: str | None = None, dataset: st
         variant, dataset = config.variant, dataset or config.dataset
     if variant is None:
         raise ExportError(f"{path}: no {CONFIG_FILE} beside it to tell its variant; pass --variant")
-    generator = _load_keras(model_path)
+    loaded = _load_keras(model_path)
     spec_row = get_variant(variant)
-    _check_generator(generator, spec_row, model_path)
-    return Source(generator, spec_row, get_dataset(dataset or spec.DEFAULT_DATASET), training)
+    _check_generator(loaded, spec_row, model_path)
+    return Source(_rebuilt(loaded, spec_row), spec_row, get_dataset(dataset or spec.DEFAULT_DATASET), training)
+
+
+def _rebuilt(loaded, variant: VariantSpec):
+    """The variant's own generator holding the loaded weights: the export carries the project's
+    layers and nothing a file brought along (synchronized batch norm from an older run, which
+    Keras refuses on JAX and PyTorch, included)."""
+    from fashiongan.model.variants import make_generator
+
+    generator = make_generator(variant)
+    try:
+        generator.set_weights(loaded.get_weights())
+    except ValueError as error:
+        raise ExportError(f"the weights do not fit a {variant.name} generator ({describe_error(error)})") from None
+    return generator
 
 
 def _load_keras(path: Path):

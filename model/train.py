@@ -443,7 +443,7 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
             gan = GAN(
-                generator=make_generator(variant),
+                generator=make_generator(variant, synchronized=runtime is not None and runtime.replicas > 1),
                 discriminator=make_discriminator(variant),
                 latent_dim=variant.latent_dim,
                 loss=config.loss or variant.loss,

@@ -54,7 +54,7 @@ def _model(inputs: dict, outputs, name: str) -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 
-def dense_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
+def dense_generator(latent_dim: int, num_classes: int = 0, synchronized: bool = False) -> keras.Model:
     inputs, x = generator_inputs(latent_dim, num_classes)
     for units in (256, 512, 1024):
         x = layers.Dense(units, activation="relu")(x)
@@ -71,7 +71,7 @@ def dense_discriminator(num_classes: int = 0) -> keras.Model:
     return _model(inputs, discriminator_logits(x, inputs, num_classes), "discriminator")
 
 
-def fashiongan_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
+def fashiongan_generator(latent_dim: int, num_classes: int = 0, synchronized: bool = False) -> keras.Model:
     inputs, x = generator_inputs(latent_dim, num_classes)
     x = layers.Dense(7 * 7 * 128)(x)
     x = layers.LeakyReLU(0.2)(x)
@@ -99,18 +99,19 @@ def fashiongan_discriminator(num_classes: int = 0) -> keras.Model:
     return _model(inputs, discriminator_logits(x, inputs, num_classes), "discriminator")
 
 
-def dcgan_generator(latent_dim: int, num_classes: int = 0) -> keras.Model:
-    # BatchNorm is synchronized: under tf.distribute it normalizes with the global batch's
-    # statistics, so every replica and worker keeps the same moving averages; on one device it
-    # is the plain layer.
+def dcgan_generator(latent_dim: int, num_classes: int = 0, synchronized: bool = False) -> keras.Model:
+    # `synchronized` BatchNorm normalizes with the global batch's statistics under tf.distribute,
+    # so every replica and worker keeps the same moving averages. It is a training-time choice of
+    # TensorFlow's multi-replica strategies: Keras refuses it on other backends, so no saved
+    # generator carries it.
     inputs, x = generator_inputs(latent_dim, num_classes)
     x = layers.Dense(7 * 7 * 256, use_bias=False)(x)
-    x = layers.BatchNormalization(synchronized=True)(x)
+    x = layers.BatchNormalization(synchronized=synchronized)(x)
     x = layers.LeakyReLU()(x)
     x = layers.Reshape((7, 7, 256))(x)
     for filters, strides in ((128, 1), (64, 2)):
         x = layers.Conv2DTranspose(filters, 5, strides=strides, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization(synchronized=True)(x)
+        x = layers.BatchNormalization(synchronized=synchronized)(x)
         x = layers.LeakyReLU()(x)
     images = layers.Conv2DTranspose(
         1, 5, strides=2, padding="same", use_bias=False, activation="tanh", name="raw_images"
@@ -154,10 +155,12 @@ DISCRIMINATORS: dict[str, Callable[..., keras.Model]] = {
 }
 
 
-def make_generator(variant: VariantSpec | str) -> keras.Model:
-    """A new generator of a variant (a `fashiongan.spec` row or its name)."""
+def make_generator(variant: VariantSpec | str, synchronized: bool = False) -> keras.Model:
+    """A new generator of a variant (a `fashiongan.spec` row or its name). `synchronized`
+    batch norm is for training under a TensorFlow multi-replica strategy only (builders without
+    batch norm take and ignore it)."""
     variant = get_variant(variant) if isinstance(variant, str) else variant
-    return GENERATORS[variant.generator](variant.latent_dim, variant.num_classes)
+    return GENERATORS[variant.generator](variant.latent_dim, variant.num_classes, synchronized)
 
 
 def make_discriminator(variant: VariantSpec | str) -> keras.Model:

@@ -5,6 +5,7 @@ in inference mode; float16 TFLite within 2e-3; dynamic-range int8 TFLite within 
 generators the largest differences measured were 5.6e-4 (float16) and 4.3e-2 (int8, dcgan):
 `python benchmarks/export_parity.py RUN_DIR ...`, table in the README."""
 
+import json
 import shutil
 
 import keras
@@ -207,3 +208,43 @@ def test_the_shared_export_fixture_builds_only_the_variants_asked_for(tiny_data_
     assert lazy["dense"] == (run, export_dir)  # built once
     assert sorted(path.name for path in tmp_path.iterdir()) == ["export-dense", "run-dense"]
     assert (export_dir / "manifest.json").is_file()
+
+
+def _installed(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["jax", pytest.param("torch", marks=pytest.mark.skipif(not _installed("torch"), reason="torch not installed"))],
+)
+def test_every_keras_generator_gives_the_same_images_on_other_keras_backends(exports, backend, tmp_path):
+    """Each run's generator.keras and each export's, loaded under KERAS_BACKEND=jax or torch in a
+    fresh process, against TensorFlow in this one."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    jobs, expected = [], []
+    for name in sorted(VARIANTS):
+        run_dir, export_dir = exports[name]
+        noise, labels = parity_inputs(name, 4)
+        inputs = {"noise": noise} if labels is None else {"noise": noise, "label": labels}
+        np.savez(tmp_path / f"{name}-inputs.npz", **inputs)
+        low, high = VARIANTS[name].output_range
+        for path, scale in ((run_dir / "generator.keras", (low, high)), (export_dir / "generator.keras", (0.0, 1.0))):
+            model = keras.saving.load_model(path, safe_mode=True)
+            jobs.append([str(path), str(tmp_path / f"{name}-inputs.npz"), str(tmp_path / f"{len(jobs)}.npy")])
+            expected.append(np.asarray(model(inputs, training=False)))
+            assert scale[0] <= expected[-1].min() and expected[-1].max() <= scale[1]
+    worker = Path(__file__).with_name("keras_backend_worker.py")
+    environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, str(worker), json.dumps(jobs)], capture_output=True, text=True,
+                            env=environment, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == backend
+    for (path, _, output), reference in zip(jobs, expected):
+        np.testing.assert_allclose(np.load(output), reference, atol=1e-5, err_msg=path)
