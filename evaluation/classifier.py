@@ -19,6 +19,7 @@ from fashiongan.model import data
 from fashiongan.spec import get_dataset
 
 CLASSIFIER_FILE = "classifier.keras"
+CLASSIFIER_ONNX = "classifier.onnx"  # the same network with outputs `features` and `logits`: no TensorFlow needed
 CLASSIFIER_INFO = "classifier.json"
 FEATURE_LAYER = "features"
 CLASSIFIER_DIR_ENV = "FASHIONGAN_CLASSIFIER_DIR"
@@ -92,6 +93,7 @@ def train_classifier(
     temporary = folder.with_name(f".{folder.name}.tmp")
     temporary.mkdir(parents=True, exist_ok=True)
     save_for_inference(model, temporary / CLASSIFIER_FILE)
+    write_onnx_twin(temporary)
     info_record = {
         "dataset": dataset,
         "version": int(folder.name[1:]),
@@ -117,6 +119,28 @@ def save_for_inference(model, path: Path) -> None:
     copy = keras.Model.from_config(model.get_config())
     copy.set_weights(model.get_weights())
     copy.save(path)
+
+
+def write_onnx_twin(folder: Path) -> Path:
+    """classifier.onnx beside classifier.keras: the feature and logit outputs, traced once in
+    inference mode, so the evaluator runs on onnxruntime wherever it is installed."""
+    import keras
+    import tensorflow as tf
+    import tf2onnx
+
+    model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
+    both = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+    signature = [tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")]
+
+    @tf.function(input_signature=signature)
+    def serve(images):
+        features, logits = both(images, training=False)
+        return {"features": features, "logits": logits}
+
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=17)
+    path = folder / CLASSIFIER_ONNX
+    path.write_bytes(proto.SerializeToString())
+    return path
 
 
 def _versions(dataset_root: Path) -> list[Path]:
@@ -153,19 +177,29 @@ def read_classifier_info(folder: Path) -> dict:
 
 
 class Classifier:
-    """Logits and features of the frozen classifier, in batches."""
+    """Logits and features of the frozen classifier, in batches: through onnxruntime where the
+    artifact has its classifier.onnx (no TensorFlow), else through Keras."""
 
-    def __init__(self, folder: Path):
-        keras = require("keras", f"the classifier {folder}")
-
+    def __init__(self, folder: Path, backend: str = "auto"):
         self.folder = folder
         self.info = read_classifier_info(folder)
-        model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
-        self.model = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+        if backend == "onnx" or (backend == "auto" and (folder / CLASSIFIER_ONNX).is_file()):
+            import onnxruntime
+
+            session = onnxruntime.InferenceSession(str(folder / CLASSIFIER_ONNX), providers=["CPUExecutionProvider"])
+            self.backend = "onnx"
+            self._run = lambda batch: session.run(["features", "logits"], {"images": batch})
+        else:
+            keras = require("keras", f"the classifier {folder}")
+            model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
+            both = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+            self.backend = "keras"
+            self._run = lambda batch: both(batch, training=False)
 
     def __call__(self, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
         """(features, softmax probabilities) for float32 images N×28×28×1 in [0, 1]."""
-        outputs = [self.model(images[i : i + batch_size], training=False) for i in range(0, len(images), batch_size)]
+        images = np.ascontiguousarray(images, dtype=np.float32)
+        outputs = [self._run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
         features = np.concatenate([np.asarray(f, dtype=np.float64) for f, _ in outputs])
         logits = np.concatenate([np.asarray(logit, dtype=np.float64) for _, logit in outputs])
         logits -= logits.max(axis=1, keepdims=True)

@@ -234,3 +234,20 @@ def test_quality_readme_block_is_replaced_between_its_markers_only(tmp_path):
     with pytest.raises(script.FashionGANError, match="quality-table"):
         script.write_readme(readme, "new table")
     assert readme.read_text() == "no markers\n"
+
+
+@pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
+def test_the_shipped_onnx_classifier_gives_the_keras_classifiers_features(dataset):
+    from conftest import synthetic_split
+
+    from fashiongan.evaluation.classifier import Classifier
+    from fashiongan.evaluation.evaluator import unit
+
+    folder = find_classifier(dataset)
+    images = unit(synthetic_split(64, 3).images)
+    onnx_net, keras_net = Classifier(folder), Classifier(folder, backend="keras")
+    assert (onnx_net.backend, keras_net.backend) == ("onnx", "keras")
+    (onnx_features, onnx_probabilities), (keras_features, keras_probabilities) = onnx_net(images), keras_net(images)
+    assert onnx_features.shape == (64, 128) and onnx_probabilities.shape == (64, 10)
+    np.testing.assert_allclose(onnx_features, keras_features, atol=1e-4, rtol=1e-4)
+    np.testing.assert_allclose(onnx_probabilities, keras_probabilities, atol=1e-5)
