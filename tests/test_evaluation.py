@@ -251,3 +251,18 @@ def test_the_shipped_onnx_classifier_gives_the_keras_classifiers_features(datase
     assert onnx_features.shape == (64, 128) and onnx_probabilities.shape == (64, 10)
     np.testing.assert_allclose(onnx_features, keras_features, atol=1e-4, rtol=1e-4)
     np.testing.assert_allclose(onnx_probabilities, keras_probabilities, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_train_classifier_writes_the_next_version_with_its_onnx_twin(tiny_data_dir, tmp_path):
+    from fashiongan.evaluation.classifier import Classifier, train_classifier
+
+    first = train_classifier("fashion_mnist", tmp_path, epochs=1, data_dir=str(tiny_data_dir), verbose=0)
+    second = train_classifier("fashion_mnist", tmp_path, epochs=1, data_dir=str(tiny_data_dir), verbose=0)
+    assert (first.name, second.name) == ("v1", "v2") and find_classifier("fashion_mnist", second) == second
+    info = read_classifier_info(second)
+    assert info["version"] == 2 and 0 <= info["test_accuracy"] <= 1 and info["feature_dim"] == 128
+    images = np.random.default_rng(0).uniform(0, 1, (8, 28, 28, 1)).astype(np.float32)
+    onnx_features, _ = Classifier(second)(images)
+    keras_features, _ = Classifier(second, backend="keras")(images)
+    np.testing.assert_allclose(onnx_features, keras_features, atol=1e-4, rtol=1e-4)
