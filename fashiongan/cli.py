@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_os_error
-from fashiongan.extras import require, verbose
+from fashiongan.extras import require_tensorflow_keras, verbose
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -142,7 +142,7 @@ def add_train_parser(commands) -> None:
 
 
 def run_train(args) -> int:
-    require("keras", "fashiongan train")
+    require_tensorflow_keras("fashiongan train")
     from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
 
     base = TrainConfig(out=args.out)
@@ -232,7 +232,7 @@ def parse_choices(text: str, allowed: tuple[str, ...], flag: str) -> tuple[str, 
 def run_export(args) -> int:
     formats = parse_choices(args.formats, spec.EXPORT_FORMATS, "--formats")
     quants = parse_choices(args.tflite_quant, spec.TFLITE_QUANTS, "--tflite-quant")
-    require("keras", "fashiongan export")
+    require_tensorflow_keras("fashiongan export")
     from fashiongan.export.exporter import export
 
     out = export(args.source, args.out, formats, quants, variant=args.variant, dataset=args.dataset)
@@ -383,7 +383,7 @@ def add_quality_parsers(commands) -> None:
 
 
 def run_train_classifier(args) -> int:
-    require("keras", "fashiongan train-classifier")
+    require_tensorflow_keras("fashiongan train-classifier")
     from fashiongan.evaluation.classifier import ACCURACY_BARS, read_classifier_info, train_classifier
 
     folder = train_classifier(

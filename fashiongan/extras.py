@@ -50,6 +50,20 @@ def quiet_stderr() -> Iterator[None]:
             os.close(saved)
 
 
+def require_tensorflow_keras(needed_for: str) -> ModuleType:
+    """Keras on its TensorFlow backend, whatever KERAS_BACKEND says: training, export and the
+    classifier's training are TensorFlow programs (an export made under another backend would
+    lack the SavedModel, TFLite and ONNX converters). Call it before Keras is first imported."""
+    os.environ["KERAS_BACKEND"] = "tensorflow"
+    require("tensorflow", needed_for)
+    keras = require("keras", needed_for)
+    if keras.backend.backend() != "tensorflow":
+        raise FashionGANError(
+            f"{needed_for} needs Keras on TensorFlow, but Keras was loaded on {keras.backend.backend()}"
+        )
+    return keras
+
+
 def require(module: str, needed_for: str) -> ModuleType:
     """Import `module` quietly, or say in one line which extra installs it."""
     if not verbose():

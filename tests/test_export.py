@@ -248,3 +248,21 @@ def test_every_keras_generator_gives_the_same_images_on_other_keras_backends(exp
     assert result.stdout.strip().splitlines()[-1] == backend
     for (path, _, output), reference in zip(jobs, expected):
         np.testing.assert_allclose(np.load(output), reference, atol=1e-5, err_msg=path)
+
+
+def test_export_runs_on_tensorflow_whatever_keras_backend_is_set(exports, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run_dir, _ = exports["cdcgan"]
+    environment = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = ["export", str(run_dir), "--out", str(tmp_path / "e"), "--formats", "onnx,h5"]
+    result = subprocess.run([sys.executable, "-m", "fashiongan", *command], capture_output=True, text=True,
+                            env=environment, timeout=600)  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    noise, labels = parity_inputs("cdcgan")
+    expected = reference_images(run_dir, "cdcgan", noise, labels)
+    for artifact in ("onnx", "h5"):
+        images = backend_for(tmp_path / "e", artifact).run(noise, labels)
+        assert np.abs(images - expected).max() <= TOLERANCES[artifact]

@@ -282,7 +282,7 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
     for command in (["train", "--out", "run"], ["export", str(export_dir), "--out", "again"]):
         needs = subprocess.run([fashiongan, *command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
         assert needs.returncode == 2 and needs.stderr.strip().splitlines() == [
-            f"fashiongan: error: fashiongan {command[0]} needs keras, which this install lacks: "
+            f"fashiongan: error: fashiongan {command[0]} needs tensorflow, which this install lacks: "
             "pip install 'fashiongan[train]'"
         ]
     assert not (tmp_path / "run").exists() and not (tmp_path / "again").exists()
