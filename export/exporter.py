@@ -11,6 +11,7 @@ explicit input signature; SavedModel, TFLite and ONNX are all made from that tra
 from __future__ import annotations
 
 import contextlib
+import glob
 import io
 import json
 import os
@@ -65,7 +66,7 @@ class Target:
 
 def load_source(path: str | os.PathLike, variant: str | None = None, dataset: str | None = None) -> Source:
     """A run directory (generator.keras + config.json) or a .keras generator file."""
-    from fashiongan.model.train import CONFIG_FILE, GENERATOR_FILE, TrainConfig, latest_checkpoint
+    from fashiongan.model.train import CONFIG_FILE, GENERATOR_FILE, TrainConfig, latest_checkpoint, read_state
 
     path = Path(path)
     if not path.exists():
@@ -79,7 +80,7 @@ def load_source(path: str | os.PathLike, variant: str | None = None, dataset: st
     if config_path.is_file():
         config = TrainConfig.load(config_path)
         checkpoint = latest_checkpoint(run_dir)
-        state = json.loads((checkpoint / "state.json").read_text()) if checkpoint else {}
+        state = read_state(checkpoint) if checkpoint else {}
         training = {
             "run": str(run_dir),
             "epochs": state.get("epoch"),
@@ -330,6 +331,8 @@ def export(
         if unknown:
             raise ExportError(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(allowed)}")
     out = Path(out)
+    if not out.name:  # "." or "/": the folder it names
+        out = out.resolve()
     check_out(out, Path(source_path))
     source = load_source(source_path, variant, dataset)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -388,7 +391,7 @@ def _leftovers(out: Path, kind: str) -> list[tuple[Path, int]]:
     """Our own temporary folders beside `out` (`.NAME.building-PID-*`, `.NAME.previous-PID`)
     whose process is gone, with that process id."""
     found = []
-    for path in out.parent.glob(f".{out.name}.{kind}-*"):
+    for path in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
         pid = path.name[len(f".{out.name}.{kind}-") :].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             found.append((path, int(pid)))

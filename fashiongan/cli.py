@@ -147,7 +147,8 @@ def run_train(args) -> int:
 
     base = TrainConfig(out=args.out)
     if args.resume and (Path(args.out) / CONFIG_FILE).is_file():
-        base = dataclasses.replace(TrainConfig.load(Path(args.out) / CONFIG_FILE), out=args.out)
+        # --max-steps is this invocation's stop, not the run's: a resume without it goes on to --epochs
+        base = dataclasses.replace(TrainConfig.load(Path(args.out) / CONFIG_FILE), out=args.out, max_steps=None)
     given = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(TrainConfig)
@@ -202,7 +203,7 @@ def add_export_parser(commands) -> None:
         f"`{spec.OUTPUT_NAME}`: float32 N×28×28×1 in [0, 1].",
     )
     parser.add_argument("source", type=path_text, help="a run directory, or a generator .keras file")
-    parser.add_argument("--out", required=True, help="export folder (replaced atomically)")
+    parser.add_argument("--out", required=True, type=path_text, help="export folder (replaced atomically)")
     parser.add_argument(
         "--formats",
         default=",".join(spec.EXPORT_FORMATS),

@@ -45,6 +45,9 @@ def load_keras(path: Path, error_type: type[FashionGANError] = BackendError) -> 
         raise error_type(f"{path}: not a loadable Keras model ({describe_error(error)})") from None
 
 
+MAX_LATENT_DIM = 65_536  # far above any generator here; a bigger one is a hostile file
+
+
 class Backend:
     """Runs one model file. `format` is its runtime's name in `fashiongan.spec.RUNTIMES`."""
 
@@ -73,9 +76,22 @@ class Backend:
         return feeds
 
 
-def _contract_names(names: Iterable[str]) -> tuple[str, ...]:
-    """The contract's input names among `names`, in the contract's order (noise, label)."""
+def _contract_names(names: Iterable[str], path: Path) -> tuple[str, ...]:
+    """The contract's input names among `names`, in the contract's order (noise, label);
+    refuses a model without a `noise` input."""
+    names = list(names)
+    if spec.NOISE_INPUT not in names:
+        raise BackendError(
+            f"{path}: no `{spec.NOISE_INPUT}` input (it has {', '.join(map(str, names))}): not a generator"
+        )
     return tuple(name for name in (spec.NOISE_INPUT, spec.LABEL_INPUT) if name in names)
+
+
+def _latent_size(value: object, path: Path) -> int:
+    """The noise width a model declares, if it is a number the sampler can feed."""
+    if not isinstance(value, (int, np.integer)) or not 0 < int(value) <= MAX_LATENT_DIM:
+        raise BackendError(f"{path}: noise width {value!r} is not a size from 1 to {MAX_LATENT_DIM}")
+    return int(value)
 
 
 class OnnxBackend(Backend):
@@ -94,12 +110,12 @@ class OnnxBackend(Backend):
         except Exception as error:  # onnxruntime raises its own exception types
             raise BackendError(f"{path}: not a loadable ONNX model ({describe_error(error)})") from None
         inputs = {value.name: value for value in self.session.get_inputs()}
-        self.input_names = _contract_names(inputs)
-        self._latent_dim = inputs[spec.NOISE_INPUT].shape[1]
+        self.input_names = _contract_names(inputs, path)
+        self._latent_dim = _latent_size(inputs[spec.NOISE_INPUT].shape[-1], path)
 
     @property
     def latent_dim(self) -> int:
-        return int(self._latent_dim)
+        return self._latent_dim
 
     def run(self, noise, labels=None):
         return self.session.run([spec.OUTPUT_NAME], self._feeds(noise, labels))[0]
@@ -123,9 +139,12 @@ class TFLiteBackend(Backend):
         except Exception as error:  # LiteRT raises ValueError/RuntimeError for bad files
             raise BackendError(f"{path}: not a loadable TFLite generator ({describe_error(error)})") from None
         details = self.runner.get_input_details()
-        self.input_names = _contract_names(details)
-        self.batch_size = int(details[spec.NOISE_INPUT]["shape"][0])
-        self._latent_dim = int(details[spec.NOISE_INPUT]["shape"][1])
+        self.input_names = _contract_names(details, path)
+        shape = details[spec.NOISE_INPUT]["shape"]
+        if len(shape) != 2:
+            raise BackendError(f"{path}: `{spec.NOISE_INPUT}` has shape {list(shape)}, not [batch, latent]")
+        self.batch_size = int(shape[0])
+        self._latent_dim = _latent_size(shape[1], path)
 
     @property
     def latent_dim(self) -> int:
@@ -151,7 +170,8 @@ class KerasBackend(Backend):
         tf = _needs_tensorflow("a .keras model")
         self.model = load_keras(path)
         self._inputs = {tensor.name: tensor for tensor in self.model.inputs}
-        self.input_names = _contract_names(self._inputs)
+        self.input_names = _contract_names(self._inputs, path)
+        _latent_size(self._inputs[spec.NOISE_INPUT].shape[-1], path)
         self._call = tf.function(lambda inputs: self.model(inputs, training=False))
 
     @property
@@ -178,7 +198,8 @@ class SavedModelBackend(Backend):
         except Exception as error:  # TensorFlow raises many types for a bad folder
             raise BackendError(f"{path}: not a loadable SavedModel ({describe_error(error)})") from None
         self.specs = self.signature.structured_input_signature[1]
-        self.input_names = _contract_names(self.specs)
+        self.input_names = _contract_names(self.specs, path)
+        _latent_size(self.specs[spec.NOISE_INPUT].shape[-1], path)
 
     @property
     def latent_dim(self) -> int:
@@ -253,7 +274,8 @@ class H5Backend(Backend):
             self.model = tf_keras.models.load_model(path, compile=False)
         except Exception as error:  # h5py and tf_keras raise many types for a bad file
             raise BackendError(f"{path}: not a loadable Keras 2 .h5 model ({describe_error(error)})") from None
-        self.input_names = tuple(tensor.name.split(":")[0] for tensor in self.model.inputs)
+        self.input_names = _contract_names((tensor.name.split(":")[0] for tensor in self.model.inputs), path)
+        _latent_size(self.model.inputs[0].shape[-1], path)
 
     @property
     def latent_dim(self) -> int:

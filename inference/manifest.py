@@ -80,9 +80,13 @@ def _structure_problem(manifest: dict) -> str | None:
         if Path(record["path"]).is_absolute() or ".." in Path(record["path"]).parts:
             return f"artifact {name!r} path {record['path']!r} leaves the export folder"
         files = record.get("files", {"": record})
-        if not isinstance(files, dict) or not all(
-            isinstance(entry, dict) and _is_int(entry.get("bytes")) and isinstance(entry.get("sha256"), str)
-            for entry in files.values()
+        if (
+            not isinstance(files, dict)
+            or not files
+            or not all(
+                isinstance(entry, dict) and _is_int(entry.get("bytes")) and isinstance(entry.get("sha256"), str)
+                for entry in files.values()
+            )
         ):
             return f"artifact {name!r} needs bytes and sha256 for each file"
     if "latent_dim" in manifest and not (_is_int(manifest["latent_dim"]) and manifest["latent_dim"] > 0):

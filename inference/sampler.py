@@ -50,6 +50,8 @@ class Sampler:
         """Standard-normal float32 noise, n×latent_dim, from numpy's generator for `seed`."""
         _check_count(n)
         _check_seed(seed)
+        if n * self.latent_dim > MAX_NOISE_VALUES:
+            raise SamplerError(f"{n} noise vectors of {self.latent_dim} values are over {MAX_NOISE_VALUES:,} values")
         return np.random.default_rng(seed).standard_normal((n, self.latent_dim)).astype(np.float32)
 
     def labels(self, n: int, labels: Labels = None) -> np.ndarray | None:
@@ -69,7 +71,7 @@ class Sampler:
         return indices
 
     def _label_index(self, label: str | int) -> int:
-        if isinstance(label, (str, np.str_)) and not str(label).lstrip("-").isdigit():
+        if isinstance(label, (str, np.str_)) and not _is_integer_text(str(label)):
             names = [name.lower() for name in self.class_names or []]
             if str(label).lower() not in names:
                 raise SamplerError(
@@ -86,7 +88,12 @@ class Sampler:
         noise = np.asarray(noise, dtype=np.float32)
         if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
             raise SamplerError(f"noise must be N×{self.latent_dim}, got {noise.shape}")
-        return self.backend.run(noise, self.labels(len(noise), labels))
+        images = self.backend.run(noise, self.labels(len(noise), labels))
+        if images.shape != (len(noise), *spec.IMAGE_SHAPE):
+            raise SamplerError(
+                f"{self.backend.path} gave {spec.OUTPUT_NAME} of shape {images.shape}, not N×28×28×1: not a generator"
+            )
+        return images
 
     def sample(self, n: int, seed: int = 0, labels: Labels = None) -> np.ndarray:
         """n images as uint8 N×28×28."""
@@ -110,11 +117,20 @@ def _slerp(start: np.ndarray, end: np.ndarray, t: float) -> np.ndarray:
 
 
 MAX_IMAGES = 100_000  # per call: 31 MB of noise and 314 MB of float32 images
+MAX_NOISE_VALUES = 1 << 28  # a gigabyte of float32 noise
 
 
 def _check_count(n: int) -> None:
     if not isinstance(n, (int, np.integer)) or not 0 < n <= MAX_IMAGES:
         raise SamplerError(f"the number of images must be a positive integer up to {MAX_IMAGES:,}, got {n!r}")
+
+
+def _is_integer_text(text: str) -> bool:
+    try:
+        int(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _check_seed(seed: int) -> None:

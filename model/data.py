@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import io
+import math
 import os
 import pickle
 import struct
@@ -72,7 +73,7 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(raw) < header_size:
         raise DataError(f"{path}: truncated IDX header")
     shape = struct.unpack(f">{ndim}I", raw[4:header_size])
-    expected = header_size + int(np.prod(shape))
+    expected = header_size + math.prod(shape)  # Python integers: no overflow
     if len(raw) != expected:
         kind = "truncated" if len(raw) < expected else "has trailing bytes"
         raise DataError(f"{path}: {kind}: {len(raw)} bytes, header {shape} needs {expected}")

@@ -33,6 +33,7 @@ GENERATOR_FILE = "generator.keras"
 CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
 KEEP_CHECKPOINTS = 2
+MAX_STEPS_PER_EXECUTION = 4096  # steps per host call; Keras overflows far beyond
 MAX_GRID_SIZE = 64  # a 64×64 grid of the epoch's samples is a 7688-pixel square PNG
 LOCK_FILE = ".lock"  # held by the process training in the run folder
 # what --resume may change: the targets, the data's place and how (not what) to compute
@@ -108,6 +109,10 @@ class TrainConfig:
             value = getattr(config, name)
             if value is not None and not value > 0:
                 raise FashionGANError(f"{name} must be positive, got {value}")
+        if config.steps_per_execution is not None and config.steps_per_execution > MAX_STEPS_PER_EXECUTION:
+            raise FashionGANError(
+                f"steps_per_execution must be at most {MAX_STEPS_PER_EXECUTION}, got {config.steps_per_execution}"
+            )
         if config.grid_size > MAX_GRID_SIZE:
             raise FashionGANError(
                 f"grid_size must be at most {MAX_GRID_SIZE} (a {MAX_GRID_SIZE}² grid), got {config.grid_size}"
@@ -265,7 +270,7 @@ def run_lock(run_dir: Path):
     """Hold an exclusive lock on the run folder while training: a second `train` on the same
     --out is refused at once. The kernel drops the lock when a process dies, so a killed run
     never blocks a later --resume. A folder this call created is removed again if nothing but
-    the lock was written."""
+    the lock file was written."""
     import fcntl
 
     created = not run_dir.exists()
@@ -288,9 +293,9 @@ def run_lock(run_dir: Path):
     try:
         yield
     finally:
-        path.unlink(missing_ok=True)
-        handle.close()
-        if created and not any(run_dir.iterdir()):
+        handle.close()  # the file stays: removing it would let two processes lock two different files
+        if created and [entry.name for entry in run_dir.iterdir()] == [LOCK_FILE]:
+            path.unlink()
             run_dir.rmdir()
 
 
@@ -568,6 +573,8 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
     # A run stopped inside an epoch first finishes that epoch from where it stopped, then goes on
     # with whole epochs: the same batches, in the same order, as an uninterrupted run.
     segments = []
+    if config.max_steps and int(gan.g_optimizer.iterations.numpy()) >= config.max_steps:
+        epoch = config.epochs  # the cap is reached already: no step past it
     if step_in_epoch and epoch < config.epochs:
         segments.append((epoch, step_in_epoch))
         epoch += 1

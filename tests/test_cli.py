@@ -93,6 +93,16 @@ def test_train_and_resume_from_the_command_line(tiny_data_dir, tmp_path):
     assert "already holds a run; pass --resume" in error_line(again)
 
 
+def test_resume_without_max_steps_goes_on_to_the_epochs(tiny_data_dir, tmp_path):
+    run = tmp_path / "run"
+    common = ["--variant", "dense", "--batch-size", "8", "--steps-per-epoch", "2", "--data-dir", str(tiny_data_dir)]
+    first = fashiongan("train", "--epochs", "2", "--max-steps", "1", "--out", str(run), "--quiet", *common)
+    assert first.returncode == 0, first.stderr
+    resumed = fashiongan("train", "--resume", "--out", str(run), "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert [row.split(",")[1] for row in (run / "history.csv").read_text().splitlines()[1:]] == ["1", "2", "4"]
+
+
 def test_export_errors_give_one_line(tmp_path):
     missing = error_line(fashiongan("export", str(tmp_path / "no-run"), "--out", str(tmp_path / "e")))
     assert "no such run directory" in missing

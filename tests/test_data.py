@@ -38,6 +38,13 @@ def test_truncated_gzip_is_a_data_error(tmp_path):
         data.read_idx(path)
 
 
+def test_a_header_whose_size_overflows_is_a_data_error(tmp_path):
+    path = tmp_path / "huge-idx3-ubyte"
+    path.write_bytes(bytes([0, 0, 0x08, 4]) + (65536).to_bytes(4, "big") * 4 + b"\0" * 16)
+    with pytest.raises(data.DataError, match="truncated"):
+        data.read_idx(path)
+
+
 def test_wrong_magic_is_rejected(tmp_path):
     path = tmp_path / "bad-idx1-ubyte"
     path.write_bytes(b"\x12\x34\x08\x01" + (3).to_bytes(4, "big") + b"abc")

@@ -152,6 +152,14 @@ def test_resume_after_a_stop_inside_an_epoch_matches_an_uninterrupted_run(tiny_d
         np.testing.assert_array_equal(a, b)
 
 
+def test_a_resume_that_keeps_a_reached_cap_trains_no_step_past_it(tiny_data_dir, tmp_path):
+    config = tiny_config(tiny_data_dir, tmp_path / "run", variant="dense", epochs=3, steps_per_epoch=4, max_steps=3)
+    run = train(config, verbose=0)
+    train(config, resume=True, verbose=0)
+    assert json.loads((latest_checkpoint(run) / "state.json").read_text())["step"] == 3
+    assert [int(row["step"]) for row in csv.DictReader((run / "history.csv").open())] == [3]
+
+
 def test_checkpoints_are_ordered_by_step_past_epoch_9999(tmp_path):
     for name, step in (("epoch-9999", 9999), ("epoch-10000", 10000), ("epoch-10000-step-10001", 10001)):
         (tmp_path / "checkpoints" / name).mkdir(parents=True)
