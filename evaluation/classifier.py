@@ -16,7 +16,7 @@ from fashiongan import pretrained
 from fashiongan.errors import FashionGANError
 from fashiongan.extras import require
 from fashiongan.model import data
-from fashiongan.spec import get_dataset
+from fashiongan.spec import ONNX_OPSET, get_dataset
 
 CLASSIFIER_FILE = "classifier.keras"
 CLASSIFIER_ONNX = "classifier.onnx"  # the same network with outputs `features` and `logits`: no TensorFlow needed
@@ -47,8 +47,18 @@ def build_classifier(num_classes: int = 10):
     return keras.Model(images, logits, name="classifier")
 
 
-def unit_images(split: data.Split) -> np.ndarray:
-    return (split.images.astype(np.float32) / 255.0)[..., None]
+def unit(images: np.ndarray) -> np.ndarray:
+    """uint8 N×28×28 pixels as the classifier's input: float32 N×28×28×1 in [0, 1]."""
+    return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
+
+
+def features_and_logits(folder: Path):
+    """The Keras classifier of an artifact folder as one model with both outputs the evaluator
+    reads: the feature layer and the logits."""
+    import keras
+
+    model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
+    return keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
 
 
 def train_classifier(
@@ -81,14 +91,14 @@ def train_classifier(
     )
     schedule = keras.callbacks.LearningRateScheduler(lambda epoch: 1e-3 * 0.85**epoch)
     model.fit(
-        unit_images(train_split),
+        unit(train_split.images),
         train_split.labels,
         epochs=epochs,
         batch_size=batch_size,
         callbacks=[schedule],
         verbose=verbose,
     )
-    _, accuracy = model.evaluate(unit_images(test_split), test_split.labels, verbose=0)
+    _, accuracy = model.evaluate(unit(test_split.images), test_split.labels, verbose=0)
     folder = _next_version(dataset_root)
     temporary = folder.with_name(f".{folder.name}.tmp")
     temporary.mkdir(parents=True, exist_ok=True)
@@ -124,12 +134,10 @@ def save_for_inference(model, path: Path) -> None:
 def write_onnx_twin(folder: Path) -> Path:
     """classifier.onnx beside classifier.keras: the feature and logit outputs, traced once in
     inference mode, so the evaluator runs on onnxruntime wherever it is installed."""
-    import keras
     import tensorflow as tf
     import tf2onnx
 
-    model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
-    both = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+    both = features_and_logits(folder)
     signature = [tf.TensorSpec([None, 28, 28, 1], tf.float32, name="images")]
 
     @tf.function(input_signature=signature)
@@ -137,7 +145,7 @@ def write_onnx_twin(folder: Path) -> Path:
         features, logits = both(images, training=False)
         return {"features": features, "logits": logits}
 
-    proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=17)
+    proto, _ = tf2onnx.convert.from_function(serve, input_signature=signature, opset=ONNX_OPSET)
     path = folder / CLASSIFIER_ONNX
     path.write_bytes(proto.SerializeToString())
     return path
@@ -190,9 +198,8 @@ class Classifier:
             self.backend = "onnx"
             self._run = lambda batch: session.run(["features", "logits"], {"images": batch})
         else:
-            keras = require("keras", f"the classifier {folder}")
-            model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
-            both = keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+            require("keras", f"the classifier {folder}")
+            both = features_and_logits(folder)
             self.backend = "keras"
             self._run = lambda batch: both(batch, training=False)
 

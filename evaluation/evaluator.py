@@ -11,7 +11,7 @@ import numpy as np
 
 from fashiongan.errors import FashionGANError
 from fashiongan.evaluation import metrics
-from fashiongan.evaluation.classifier import Classifier, find_classifier
+from fashiongan.evaluation.classifier import Classifier, find_classifier, unit
 from fashiongan.files import write_atomic
 from fashiongan.model import data
 from fashiongan.spec import get_dataset
@@ -92,10 +92,6 @@ def _agreement(probabilities, labels, num_classes: int) -> dict:
     generator's agreement is read against."""
     overall, by_class = metrics.label_agreement(probabilities, labels, num_classes)
     return {"label_agreement": overall, "label_agreement_by_class": by_class}
-
-
-def unit(images: np.ndarray) -> np.ndarray:
-    return (np.asarray(images, dtype=np.float32) / 255.0)[..., None]
 
 
 def format_table(result: dict) -> str:

@@ -26,10 +26,8 @@ from pathlib import Path
 import fashiongan
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_error
-from fashiongan.inference.manifest import FORMAT_VERSION, describe_artifact
+from fashiongan.inference.manifest import FORMAT_VERSION, ManifestError, describe_artifact, read_manifest
 from fashiongan.spec import LABEL_INPUT, NOISE_INPUT, OUTPUT_NAME, DatasetSpec, VariantSpec, get_dataset, get_variant
-
-ONNX_OPSET = 17
 
 
 class ExportError(FashionGANError):
@@ -253,7 +251,7 @@ def write_onnx(target: Target) -> tuple[str, ...]:
     try:
         with _quiet():
             proto, _ = tf2onnx.convert.from_function(
-                function, input_signature=input_specs(target.variant), opset=ONNX_OPSET
+                function, input_signature=input_specs(target.variant), opset=spec.ONNX_OPSET
             )
     except Exception as error:
         raise ExportError(f"ONNX conversion failed: {describe_error(error)}") from None
@@ -368,8 +366,6 @@ def check_out(out: Path, source: Path) -> None:
 
 def is_export(folder: Path) -> bool:
     """Whether `folder` holds a fashiongan manifest (so replacing it loses only an export)."""
-    from fashiongan.inference.manifest import ManifestError, read_manifest
-
     try:
         read_manifest(folder)
     except ManifestError:

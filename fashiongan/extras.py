@@ -19,8 +19,7 @@ from types import ModuleType
 from fashiongan.errors import FashionGANError
 
 VERBOSE_ENV = "FASHIONGAN_VERBOSE"
-# module -> the extra that installs it
-EXTRAS = {"tensorflow": "train", "keras": "train", "tf_keras": "train", "tf2onnx": "train", "onnx": "train"}
+EXTRA = "train"  # the install extra that brings every optional module imported through `require`
 
 
 def verbose() -> bool:
@@ -72,7 +71,6 @@ def require(module: str, needed_for: str) -> ModuleType:
         with quiet_stderr():
             return importlib.import_module(module)
     except ImportError:
-        extra = EXTRAS.get(module, "train")
         raise FashionGANError(
-            f"{needed_for} needs {module}, which this install lacks: pip install 'fashiongan[{extra}]'"
+            f"{needed_for} needs {module}, which this install lacks: pip install 'fashiongan[{EXTRA}]'"
         ) from None

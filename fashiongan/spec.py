@@ -26,6 +26,7 @@ NOISE_DISTRIBUTION = "standard_normal"
 OUTPUT_RANGE = (0.0, 1.0)  # 0 black, 1 white, whatever the variant's own activation
 IMAGE_SHAPE = (28, 28, 1)
 MANIFEST_FILE = "manifest.json"  # beside the artifacts in every export folder
+ONNX_OPSET = 17  # every ONNX file the project writes (generators and classifiers)
 TFLITE_BATCH = 1  # TFLite files take one image a call (UpSampling2D converts to builtins only so)
 
 

@@ -53,13 +53,15 @@ class Backend:
 
     format: str = ""
     input_names: tuple[str, ...] = (spec.NOISE_INPUT,)
+    _latent_dim: int
 
     def __init__(self, path: Path):
         self.path = Path(path)
 
     @property
     def latent_dim(self) -> int:
-        raise NotImplementedError
+        """The noise width, read from the model file and checked when it was opened."""
+        return self._latent_dim
 
     @property
     def conditional(self) -> bool:
@@ -113,10 +115,6 @@ class OnnxBackend(Backend):
         self.input_names = _contract_names(inputs, path)
         self._latent_dim = _latent_size(inputs[spec.NOISE_INPUT].shape[-1], path)
 
-    @property
-    def latent_dim(self) -> int:
-        return self._latent_dim
-
     def run(self, noise, labels=None):
         return self.session.run([spec.OUTPUT_NAME], self._feeds(noise, labels))[0]
 
@@ -146,10 +144,6 @@ class TFLiteBackend(Backend):
         self.batch_size = int(shape[0])
         self._latent_dim = _latent_size(shape[1], path)
 
-    @property
-    def latent_dim(self) -> int:
-        return self._latent_dim
-
     def run(self, noise, labels=None):
         feeds = self._feeds(noise, labels)
         step = self.batch_size if self.batch_size > 0 else len(noise)
@@ -171,12 +165,8 @@ class KerasBackend(Backend):
         self.model = load_keras(path)
         self._inputs = {tensor.name: tensor for tensor in self.model.inputs}
         self.input_names = _contract_names(self._inputs, path)
-        _latent_size(self._inputs[spec.NOISE_INPUT].shape[-1], path)
+        self._latent_dim = _latent_size(self._inputs[spec.NOISE_INPUT].shape[-1], path)
         self._call = tf.function(lambda inputs: self.model(inputs, training=False))
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self._inputs[spec.NOISE_INPUT].shape[1])
 
     def run(self, noise, labels=None):
         feeds = self._feeds(noise, labels)
@@ -199,11 +189,7 @@ class SavedModelBackend(Backend):
             raise BackendError(f"{path}: not a loadable SavedModel ({describe_error(error)})") from None
         self.specs = self.signature.structured_input_signature[1]
         self.input_names = _contract_names(self.specs, path)
-        _latent_size(self.specs[spec.NOISE_INPUT].shape[-1], path)
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.specs[spec.NOISE_INPUT].shape[1])
+        self._latent_dim = _latent_size(self.specs[spec.NOISE_INPUT].shape[-1], path)
 
     def run(self, noise, labels=None):
         import tensorflow as tf
@@ -275,11 +261,7 @@ class H5Backend(Backend):
         except Exception as error:  # h5py and tf_keras raise many types for a bad file
             raise BackendError(f"{path}: not a loadable Keras 2 .h5 model ({describe_error(error)})") from None
         self.input_names = _contract_names((tensor.name.split(":")[0] for tensor in self.model.inputs), path)
-        _latent_size(self.model.inputs[0].shape[-1], path)
-
-    @property
-    def latent_dim(self) -> int:
-        return int(self.model.inputs[0].shape[1])
+        self._latent_dim = _latent_size(self.model.inputs[0].shape[-1], path)
 
     def run(self, noise, labels=None):
         feeds = self._feeds(noise, labels)

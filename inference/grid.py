@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from fashiongan.errors import FashionGANError
+from fashiongan.files import write_atomic
 
 MAX_GRID_PIXELS = 100_000_000  # a PNG grid of at most 100 megapixels (100 MB before compression)
 TILE_PADDING = 2
@@ -18,13 +20,18 @@ class GridError(FashionGANError):
     """A grid larger than a PNG of MAX_GRID_PIXELS, or no images to tile."""
 
 
+def _layout(count: int, nrow: int | None) -> tuple[int, int]:
+    """(tiles a row, rows) of a grid of `count` tiles: square by default, never wider than count."""
+    nrow = min(nrow or math.ceil(math.sqrt(count)), count)
+    return nrow, math.ceil(count / nrow)
+
+
 def grid_size(count: int, nrow: int | None = None, scale: int = 1, tile: int = 28) -> tuple[int, int]:
     """(width, height) in pixels of the grid of `count` tiles, refused before anything is
     allocated when it would exceed MAX_GRID_PIXELS."""
     if count <= 0 or (nrow is not None and nrow <= 0) or scale <= 0:
         raise GridError(f"a grid needs positive counts, got {count} images, nrow {nrow}, scale {scale}")
-    nrow = min(nrow or math.ceil(math.sqrt(count)), count)
-    ncol = math.ceil(count / nrow)
+    nrow, ncol = _layout(count, nrow)
     width = (nrow * (tile + TILE_PADDING) + TILE_PADDING) * scale
     height = (ncol * (tile + TILE_PADDING) + TILE_PADDING) * scale
     if width * height > MAX_GRID_PIXELS:
@@ -52,8 +59,7 @@ def make_grid(images: np.ndarray, nrow: int | None = None, padding: int = TILE_P
         raise ValueError(f"expected N×H×W images, got shape {images.shape}")
     count, height, width = images.shape
     grid_size(count, nrow, tile=max(height, width))
-    nrow = min(nrow or math.ceil(math.sqrt(count)), count)
-    ncol = math.ceil(count / nrow)
+    nrow, ncol = _layout(count, nrow)
     grid = np.zeros((ncol * (height + padding) + padding, nrow * (width + padding) + padding), np.uint8)
     for index, image in enumerate(images):
         top = padding + (index // nrow) * (height + padding)
@@ -72,17 +78,12 @@ def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path
     image = np.asarray(image, dtype=np.uint8)
     if image.shape[0] * image.shape[1] * scale * scale > MAX_GRID_PIXELS:
         raise GridError(f"a {image.shape[1] * scale}×{image.shape[0] * scale} PNG is over {MAX_GRID_PIXELS:,} pixels")
-    path.parent.mkdir(parents=True, exist_ok=True)
     picture = Image.fromarray(image)
     if scale > 1:
         picture = picture.resize((picture.width * scale, picture.height * scale), Image.Resampling.NEAREST)
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        picture.save(temporary, format="PNG")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
+    encoded = io.BytesIO()
+    picture.save(encoded, format="PNG")
+    return write_atomic(path, encoded.getvalue())
 
 
 def save_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None, scale: int = 2) -> Path:
