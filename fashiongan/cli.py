@@ -12,7 +12,7 @@ from pathlib import Path
 
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_os_error
-from fashiongan.extras import require_tensorflow_keras, verbose
+from fashiongan.extras import require_tensorflow_keras, require_training_keras, verbose
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -120,10 +120,19 @@ def add_train_parser(commands) -> None:
         "has bfloat16 instructions, and the dataset in memory",
     )
     speed.add_argument(
+        "--backend",
+        choices=spec.TRAIN_BACKENDS,
+        default="auto",
+        help="Keras backend to train on: auto (KERAS_BACKEND if it names one, else tensorflow where "
+        "installed, else jax); jax runs where TensorFlow is absent (pip install 'fashiongan[jax]')",
+    )
+    speed.add_argument(
         "--strategy",
         choices=spec.STRATEGIES,
-        help="tf.distribute strategy: auto (mirrored with several GPUs, multiworker with "
-        "TF_CONFIG), one device, MirroredStrategy, MultiWorkerMirroredStrategy (default: auto)",
+        help="auto (several local devices: mirrored; TF_CONFIG or, on JAX, KERAS_DISTRIBUTION_*: "
+        "multiworker), one device, mirrored (tf.distribute.MirroredStrategy, or "
+        "keras.distribution.DataParallel on JAX), multiworker (MultiWorkerMirroredStrategy, or "
+        "jax.distributed through keras.distribution.initialize) (default: auto)",
     )
     speed.add_argument("--xla", choices=spec.SWITCHES, help="XLA-compile the train step (default: auto)")
     speed.add_argument("--steps-per-execution", type=positive_int, help="train steps per host call (default: auto)")
@@ -143,7 +152,7 @@ def add_train_parser(commands) -> None:
 
 
 def run_train(args) -> int:
-    require_tensorflow_keras("fashiongan train")
+    require_training_keras(args.backend, "fashiongan train")
     from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
 
     base = TrainConfig(out=args.out)

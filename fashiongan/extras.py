@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.util
 import os
 import sys
 import tempfile
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from types import ModuleType
 
 from fashiongan.errors import FashionGANError
+from fashiongan.spec import TRAIN_BACKENDS
 
 VERBOSE_ENV = "FASHIONGAN_VERBOSE"
 EXTRA = "train"  # the install extra that brings every optional module imported through `require`
@@ -63,7 +65,37 @@ def require_tensorflow_keras(needed_for: str) -> ModuleType:
     return keras
 
 
-def require(module: str, needed_for: str) -> ModuleType:
+def require_training_keras(backend: str, needed_for: str) -> ModuleType:
+    """Keras on the backend training runs on: `tensorflow`, `jax`, or `auto` (KERAS_BACKEND if it
+    names one of those, else TensorFlow where it is installed, else JAX). Call it before Keras
+    is first imported."""
+    if backend == "auto":
+        named = os.environ.get("KERAS_BACKEND", "")
+        if named in TRAIN_BACKENDS[1:]:
+            backend = named
+        else:
+            backend = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+    if backend == "tensorflow":
+        return require_tensorflow_keras(needed_for)
+    os.environ["KERAS_BACKEND"] = backend
+    require(backend, needed_for, extra=backend)
+    keras = require("keras", needed_for, extra=backend)
+    if keras.backend.backend() != backend:
+        raise FashionGANError(
+            f"{needed_for} asked for Keras on {backend}, but Keras was loaded on {keras.backend.backend()}"
+        )
+    return keras
+
+
+def import_keras(needed_for: str) -> ModuleType:
+    """Keras on KERAS_BACKEND if set, else on TensorFlow where installed, else on JAX (Keras
+    itself would insist on TensorFlow)."""
+    if "keras" not in sys.modules and not os.environ.get("KERAS_BACKEND"):
+        os.environ["KERAS_BACKEND"] = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+    return require("keras", needed_for)
+
+
+def require(module: str, needed_for: str, extra: str = EXTRA) -> ModuleType:
     """Import `module` quietly, or say in one line which extra installs it."""
     if not verbose():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -72,5 +104,5 @@ def require(module: str, needed_for: str) -> ModuleType:
             return importlib.import_module(module)
     except ImportError:
         raise FashionGANError(
-            f"{needed_for} needs {module}, which this install lacks: pip install 'fashiongan[{EXTRA}]'"
+            f"{needed_for} needs {module}, which this install lacks: pip install 'fashiongan[{extra}]'"
         ) from None

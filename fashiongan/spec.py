@@ -320,6 +320,8 @@ def get_variant(name: str) -> VariantSpec:
 
 # --- training runtime choices --------------------------------------------------------------------
 
+# training backends: Keras 3 on TensorFlow (tf.distribute) or on JAX (keras.distribution)
+TRAIN_BACKENDS: tuple[str, ...] = ("auto", "tensorflow", "jax")
 STRATEGIES: tuple[str, ...] = ("auto", "one", "mirrored", "multiworker")
 SWITCHES: tuple[str, ...] = ("auto", "on", "off")
 MIXED_PRECISION: tuple[str, ...] = ("auto", "off", "bfloat16", "float16")

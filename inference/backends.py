@@ -12,7 +12,7 @@ import numpy as np
 
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_error
-from fashiongan.extras import quiet_stderr
+from fashiongan.extras import import_keras, quiet_stderr
 
 
 class BackendError(FashionGANError):
@@ -161,19 +161,24 @@ class KerasBackend(Backend):
 
     def __init__(self, path: Path):
         super().__init__(path)
-        tf = _needs_tensorflow("a .keras model")
+        keras = import_keras("a .keras model")
         self.model = load_keras(path)
         self._inputs = {tensor.name: tensor for tensor in self.model.inputs}
         self.input_names = _contract_names(self._inputs, path)
         self._latent_dim = _latent_size(self._inputs[spec.NOISE_INPUT].shape[-1], path)
-        self._call = tf.function(lambda inputs: self.model(inputs, training=False))
+        self._call = lambda inputs: keras.ops.convert_to_numpy(self.model(inputs, training=False))
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            compiled = tf.function(lambda inputs: self.model(inputs, training=False))
+            self._call = lambda inputs: np.asarray(compiled(inputs))
 
     def run(self, noise, labels=None):
         feeds = self._feeds(noise, labels)
         if not isinstance(self.model.input, dict):  # a generator saved before inputs were named
             ordered = [feeds[tensor.name] for tensor in self.model.inputs]
-            return np.asarray(self._call(ordered if len(ordered) > 1 else ordered[0]))
-        return np.asarray(self._call(feeds))
+            return self._call(ordered if len(ordered) > 1 else ordered[0])
+        return self._call(feeds)
 
 
 class SavedModelBackend(Backend):

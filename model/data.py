@@ -323,15 +323,23 @@ def default_download_dir(name: str) -> Path:
     return keras_cache_dir() / info.folder
 
 
-# --- tf.data --------------------------------------------------------------------------------------
+# --- batches ----------------------------------------------------------------------------------
 
 
 def scale_images(images, value_range: tuple[float, float]):
-    """uint8 pixels to float32 in `value_range` (a tensor op, so it runs where the data lives)."""
-    import tensorflow as tf
+    """uint8 pixels to float32 in `value_range`, in keras.ops: it runs where the data lives."""
+    from keras import ops
 
     low, high = value_range
-    return tf.cast(images, tf.float32)[..., None] * ((high - low) / 255.0) + low
+    return ops.cast(images, "float32")[..., None] * ((high - low) / 255.0) + low
+
+
+def epoch_batches(seed: int, epoch: int, count: int, batch_size: int, steps: int) -> np.ndarray:
+    """The batches of one epoch as int32 indices, shape (steps, batch_size): a permutation of
+    `count` images drawn from (seed, epoch) alone, so a resumed run, another backend or another
+    process sees the same batches in the same order."""
+    order = np.random.default_rng([seed, epoch]).permutation(count)
+    return order[: steps * batch_size].reshape(steps, batch_size).astype(np.int32)
 
 
 def make_train_dataset(
@@ -345,23 +353,20 @@ def make_train_dataset(
     indices_only: bool = False,
     initial_step: int = 0,
 ):
-    """Batches for epochs `initial_epoch`, `initial_epoch + 1`, ... from the split held in memory
-    once as uint8. Each epoch's order is a permutation drawn from (seed, epoch) alone and holds
-    exactly `steps_per_epoch` batches, so a resumed run sees the same batches as an
-    uninterrupted one; `initial_step` batches of the first epoch are skipped (a run that
-    stopped inside it). With `indices_only`, batches are int32 indices into the split, for a
-    train step that gathers from a copy of the images kept on the training device."""
+    """A tf.data pipeline of the batches of `epoch_batches` for epochs `initial_epoch`,
+    `initial_epoch + 1`, ... from the split held in memory once as uint8; `initial_step`
+    batches of the first epoch are skipped (a run that stopped inside it). With
+    `indices_only`, batches are int32 indices into the split, for a train step that gathers
+    from a copy of the images kept on the training device."""
     import tensorflow as tf
 
     count = len(split.images)
 
     def epoch_order(epoch):
-        keys = tf.random.stateless_uniform([count], seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
-        return (
-            tf.data.Dataset.from_tensor_slices(tf.argsort(keys))
-            .batch(batch_size, drop_remainder=True)
-            .take(steps_per_epoch)
+        batches = tf.numpy_function(
+            lambda e: epoch_batches(seed, int(e), count, batch_size, steps_per_epoch), [epoch], tf.int32
         )
+        return tf.data.Dataset.from_tensor_slices(tf.ensure_shape(batches, [steps_per_epoch, batch_size]))
 
     batches = tf.data.Dataset.range(initial_epoch, 2**31 - 1).flat_map(epoch_order).skip(initial_step)
     if not indices_only:

@@ -1,10 +1,15 @@
-"""Where and how training runs: the tf.distribute strategy and the speed settings that suit the
-device found (XLA, steps per execution, mixed precision, data on the device).
+"""Where and how training runs: the backend Keras was loaded on, its distribution (a
+tf.distribute strategy, or keras.distribution.DataParallel under JAX) and the speed settings
+that suit the device found (XLA, steps per execution, mixed precision, data on the device).
 
-"auto" settings resolve per device: on a GPU, XLA, 32 steps per execution, mixed precision
-(bfloat16 from compute capability 8.0, else float16 with loss scaling) and the dataset on the
-device; on CPU, bfloat16 mixed precision where the processor has bfloat16 instructions
-(AVX512_BF16 or AMX, which oneDNN uses) and the dataset in memory, without XLA (slower there).
+"auto" settings resolve per backend and device.
+- TensorFlow on a GPU: XLA, 32 steps per execution, mixed precision (bfloat16 from compute
+  capability 8.0, else float16 with loss scaling) and the dataset on the device; on CPU,
+  bfloat16 mixed precision where the processor has bfloat16 instructions (AVX512_BF16 or AMX,
+  which oneDNN uses) and the dataset in memory, without XLA (slower there).
+- JAX: always jitted with the dataset on the device; on a GPU 32 steps per host call and
+  bfloat16 from compute capability 8.0; on CPU float32 and one step per call (XLA:CPU is
+  slower in bfloat16 and inside loops, see the README's speed table).
 Every one can be set or switched off.
 """
 
@@ -19,30 +24,36 @@ from fashiongan.errors import FashionGANError
 from fashiongan.spec import MIXED_PRECISION, STRATEGIES, SWITCHES
 
 GPU_STEPS_PER_EXECUTION = 32
+JAX_CPU_STEPS_PER_EXECUTION = 1
+# keras.distribution.initialize reads these; they name the cluster for --strategy multiworker on JAX
+JAX_CLUSTER_ENV = (
+    "KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    "KERAS_DISTRIBUTION_NUM_PROCESSES",
+    "KERAS_DISTRIBUTION_PROCESS_ID",
+)
 
 
 @dataclass
 class Runtime:
-    strategy: object  # tf.distribute.Strategy
+    backend: str  # "tensorflow" or "jax"
+    strategy: object  # tf.distribute.Strategy; keras.distribution.DataParallel or None under JAX
     strategy_name: str
     device: str  # "GPU" or "CPU"
     jit_compile: bool
     steps_per_execution: int
     mixed_precision: str | None  # a Keras dtype policy name, or None for float32
     device_data: bool
+    replicas: int = 1
     worker_index: int = 0
 
     @property
     def is_chief(self) -> bool:
         return self.worker_index == 0
 
-    @property
-    def replicas(self) -> int:
-        return self.strategy.num_replicas_in_sync
-
     def describe(self) -> str:
         return (
-            f"device {self.device}, strategy {self.strategy_name} ({self.replicas} replica(s)), "
+            f"Keras on {self.backend}, device {self.device}, "
+            f"strategy {self.strategy_name} ({self.replicas} replica(s)), "
             f"XLA {'on' if self.jit_compile else 'off'}, {self.steps_per_execution} step(s) per execution, "
             f"mixed precision {self.mixed_precision or 'off'}, "
             f"data {'on the device' if self.device_data else 'through tf.data'}"
@@ -60,7 +71,6 @@ def make_strategy(name: str):
     MultiWorkerMirroredStrategy must be created at program start."""
     import tensorflow as tf
 
-    _choice(name, STRATEGIES, "--strategy")
     if name == "auto":
         if os.environ.get("TF_CONFIG"):
             name = "multiworker"
@@ -86,11 +96,19 @@ def resolve_runtime(
     mixed_precision: str = "auto",
     device_data: str = "auto",
 ) -> Runtime:
-    import tensorflow as tf
+    """The runtime for the backend Keras was loaded on."""
+    import keras
 
     _choice(xla, SWITCHES, "--xla")
     _choice(device_data, SWITCHES, "--device-data")
     _choice(mixed_precision, MIXED_PRECISION, "--mixed-precision")
+    _choice(strategy, STRATEGIES, "--strategy")
+    if keras.backend.backend() == "jax":
+        return _resolve_jax_runtime(strategy, xla, steps_per_execution, mixed_precision, device_data)
+    if keras.backend.backend() != "tensorflow":
+        raise FashionGANError(f"training runs on Keras' tensorflow or jax backend, not {keras.backend.backend()}")
+    import tensorflow as tf
+
     distribution, strategy_name = make_strategy(strategy)
     gpus = tf.config.list_physical_devices("GPU")
     on_gpu = bool(gpus)
@@ -100,6 +118,7 @@ def resolve_runtime(
     if strategy_name == "multiworker":
         worker_index = int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
     return Runtime(
+        backend="tensorflow",
         strategy=distribution,
         strategy_name=strategy_name,
         device="GPU" if on_gpu else "CPU",
@@ -107,7 +126,51 @@ def resolve_runtime(
         steps_per_execution=steps_per_execution or (GPU_STEPS_PER_EXECUTION if on_gpu else 1),
         mixed_precision=None if mixed_precision == "off" else f"mixed_{mixed_precision}",
         device_data=device_data != "off",
+        replicas=distribution.num_replicas_in_sync,
         worker_index=worker_index,
+    )
+
+
+def _resolve_jax_runtime(strategy, xla, steps_per_execution, mixed_precision, device_data) -> Runtime:
+    """JAX: one device, DataParallel over the local devices, or over every process's devices
+    after keras.distribution.initialize (jax.distributed) for multiworker."""
+    import keras
+
+    if device_data == "off":
+        raise FashionGANError("--device-data off feeds batches through tf.data, which the JAX backend does not use")
+    if mixed_precision == "float16":
+        raise FashionGANError("--mixed-precision float16 needs loss scaling, which only the TensorFlow path has; "
+                              "use bfloat16 or off on JAX")  # fmt: skip
+    if strategy == "auto" and os.environ.get(JAX_CLUSTER_ENV[0]):
+        strategy = "multiworker"
+    if strategy == "multiworker":
+        missing = [name for name in JAX_CLUSTER_ENV if not os.environ.get(name)]
+        if missing:
+            raise FashionGANError(f"--strategy multiworker on JAX needs {', '.join(missing)} (see the README)")
+        keras.distribution.initialize()
+    import jax
+
+    devices = jax.devices()
+    on_gpu = devices[0].platform == "gpu"
+    if strategy == "auto":
+        strategy = "mirrored" if len(devices) > 1 else "one"
+    distribution = None
+    if strategy != "one":
+        distribution = keras.distribution.DataParallel(devices=devices)
+    if mixed_precision == "auto":
+        capability = float(getattr(devices[0], "compute_capability", "0") or 0)
+        mixed_precision = "bfloat16" if on_gpu and capability >= 8.0 else "off"
+    return Runtime(
+        backend="jax",
+        strategy=distribution,
+        strategy_name=strategy,
+        device="GPU" if on_gpu else "CPU",
+        jit_compile=xla != "off",
+        steps_per_execution=steps_per_execution or (GPU_STEPS_PER_EXECUTION if on_gpu else JAX_CPU_STEPS_PER_EXECUTION),
+        mixed_precision=None if mixed_precision == "off" else f"mixed_{mixed_precision}",
+        device_data=True,
+        replicas=len(devices) if distribution is not None else 1,
+        worker_index=jax.process_index(),
     )
 
 
@@ -122,12 +185,21 @@ def describe_hardware() -> str:
     """One line for benchmark reports: the GPUs by name, else the CPU model and usable cores."""
     import platform
 
-    import tensorflow as tf
+    import keras
 
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        names = sorted({tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus})
-        return f"{len(gpus)}× {', '.join(names)}"
+    if keras.backend.backend() == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        if gpus:
+            return f"{len(gpus)}× {', '.join(sorted({gpu.device_kind for gpu in gpus}))}"
+    else:
+        import tensorflow as tf
+
+        found = tf.config.list_physical_devices("GPU")
+        if found:
+            details = [tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in found]
+            return f"{len(found)}× {', '.join(sorted(set(details)))}"
     try:
         lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:

@@ -404,6 +404,14 @@ def _callbacks():
     return SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard
 
 
+def tensorboard_available() -> bool:
+    """Keras' TensorBoard callback writes through tf.summary: TensorFlow must be importable
+    (a JAX-only install has no writer)."""
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
 def _finite(logs) -> bool:
     return all(np.isfinite(float(value)) for value in (logs or {}).values())
 
@@ -413,10 +421,10 @@ def _finite(logs) -> bool:
 
 def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None):
     """Build the variant's networks and the compiled GAN around them (weights seeded by
-    config.seed), inside the runtime's strategy scope. With `split`, its images and labels are
-    copied to the training device and batches are indices into them."""
+    config.seed), inside the runtime's distribution scope. With `split` under TensorFlow, its
+    images and labels are copied to the training device and batches are indices into them
+    (the JAX loop keeps its own device copy)."""
     import keras
-    import tensorflow as tf
 
     from fashiongan.model.gan import GAN
     from fashiongan.model.variants import make_discriminator, make_generator
@@ -424,19 +432,14 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     variant = get_variant(config.variant)
     keras.utils.set_random_seed(config.seed)
     policy = runtime.mixed_precision if runtime and runtime.mixed_precision else "float32"
-    strategy = runtime.strategy if runtime else tf.distribute.get_strategy()
+    scope = runtime.strategy.scope() if runtime and runtime.strategy is not None else contextlib.nullcontext()
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(policy)
     device_images = device_labels = None
-    if split is not None:
-        # A mirrored copy per device; under MultiWorkerMirroredStrategy a local copy per worker,
-        # as collectives cannot broadcast uint8 and every worker holds the data already.
-        local = runtime is not None and runtime.strategy_name == "multiworker"
-        with contextlib.nullcontext() if local else strategy.scope():
-            device_images = tf.Variable(split.images, trainable=False, name="train_images")
-            device_labels = tf.Variable(split.labels.astype("int32"), trainable=False, name="train_labels")
+    if split is not None and keras.backend.backend() == "tensorflow":
+        device_images, device_labels = _tf_device_copies(split, runtime)
     try:
-        with strategy.scope():
+        with scope:
             d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
             g_optimizer = keras.optimizers.Adam(
                 config.g_learning_rate,
@@ -447,8 +450,9 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
             if policy == "mixed_float16":
                 d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
                 g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
+            synchronized = runtime is not None and runtime.backend == "tensorflow" and runtime.replicas > 1
             gan = GAN(
-                generator=make_generator(variant, synchronized=runtime is not None and runtime.replicas > 1),
+                generator=make_generator(variant, synchronized=synchronized),
                 discriminator=make_discriminator(variant),
                 latent_dim=variant.latent_dim,
                 loss=config.loss or variant.loss,
@@ -469,6 +473,20 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     finally:
         keras.config.set_dtype_policy(previous_policy)
     return gan
+
+
+def _tf_device_copies(split: data.Split, runtime):
+    """The split as tf.Variables: a mirrored copy per device; under MultiWorkerMirroredStrategy
+    a local copy per worker, as collectives cannot broadcast uint8 and every worker holds the
+    data already."""
+    import tensorflow as tf
+
+    strategy = runtime.strategy if runtime else tf.distribute.get_strategy()
+    local = runtime is not None and runtime.strategy_name == "multiworker"
+    with contextlib.nullcontext() if local else strategy.scope():
+        images = tf.Variable(split.images, trainable=False, name="train_images")
+        labels = tf.Variable(split.labels.astype("int32"), trainable=False, name="train_labels")
+    return images, labels
 
 
 def sampling_generator(gan, variant_name: str, target=None):
@@ -564,8 +582,11 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         grids,
         Checkpoint(run_dir, steps_per_epoch),
         HistoryCSV(run_dir / HISTORY_FILE, config.batch_size),
-        FiniteTensorBoard(str(run_dir / "logs"), write_graph=False),
     ]
+    if tensorboard_available():
+        callbacks.append(FiniteTensorBoard(str(run_dir / "logs"), write_graph=False))
+    else:
+        print("TensorBoard logs skipped: no summary writer here (pip install tensorboard tensorflow to get them)")
     if config.max_steps:
         callbacks.append(StopAtStep(config.max_steps))
     callbacks += extra_callbacks or []
@@ -583,6 +604,13 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
     for first_epoch, skip in segments:
         if gan.stop_training:
             break
+        last_epoch = first_epoch + 1 if skip else config.epochs
+        if runtime.backend == "jax":
+            from fashiongan.model import jax_loop
+
+            jax_loop.fit(gan, split, runtime, config.batch_size, steps_per_epoch, config.seed, first_epoch,
+                         last_epoch, skip, callbacks, verbose, config.max_steps)  # fmt: skip
+            continue
         dataset = data.make_train_dataset(
             split,
             config.batch_size,
@@ -596,7 +624,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         )
         gan.fit(
             dataset,
-            epochs=first_epoch + 1 if skip else config.epochs,
+            epochs=last_epoch,
             initial_epoch=first_epoch,
             steps_per_epoch=steps_per_epoch - skip,
             callbacks=callbacks,

@@ -148,7 +148,7 @@ from fashiongan.model.runtime import resolve_runtime
 from fashiongan.model.train import TrainConfig, build_gan
 runtime = resolve_runtime(strategy="mirrored")
 gan = build_gan(TrainConfig(variant="dense").resolved(), runtime)
-draw = tf.function(lambda: tf.random.stateless_normal([4], seed=gan._step_seed(0)))
+draw = tf.function(lambda: gan.noise(1, gan.g_optimizer.iterations)[0, :4])
 noise = runtime.strategy.experimental_local_results(runtime.strategy.run(draw))
 print(json.dumps([runtime.replicas, [n.numpy().tolist() for n in noise]]))
 """

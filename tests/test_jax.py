@@ -1,0 +1,141 @@
+"""Training on Keras' JAX backend, in worker processes where TensorFlow cannot be imported:
+one step per variant, seeds, exact resume (after an epoch and inside one), the NaN stop,
+DataParallel over two CPU devices, and `evaluate` without TensorFlow."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+from fashiongan.spec import VARIANTS
+
+pytestmark = pytest.mark.cpu_only
+WORKER = Path(__file__).with_name("jax_worker.py")
+TWO_CPU_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+
+
+def run_worker(*args: str, env: dict | None = None, expect_rc: int = 0) -> object:
+    """The worker's result; asserts the worker exits with `expect_rc` and imported no TensorFlow."""
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    environment.pop("KERAS_BACKEND", None)
+    done = subprocess.run([sys.executable, str(WORKER), *args], capture_output=True, text=True, timeout=600,
+                          env=environment)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["tensorflow_imported"] == []
+    return report["result"]
+
+
+def tiny(data_dir, out, **overrides) -> dict:
+    settings = dict(variant="dcgan", epochs=2, batch_size=8, steps_per_epoch=3, data_dir=str(data_dir), seed=5)
+    return {**settings, "out": str(out), **overrides}
+
+
+def train_jax(config: dict, poison_epoch: int | None = None, env: dict | None = None) -> str | None:
+    args = [json.dumps(config)] + ([] if poison_epoch is None else [str(poison_epoch)])
+    return run_worker("train", *args, env=env)["error"]  # type: ignore[index]
+
+
+def weights(run: Path) -> list[np.ndarray]:
+    """The trained generator's weights and the whole GAN's last checkpoint (both networks, both
+    optimizers), as arrays."""
+    import h5py
+
+    generator = keras.saving.load_model(run / "generator.keras", safe_mode=True).get_weights()
+    checkpoint = sorted((run / "checkpoints").glob("epoch-*"))[-1] / "gan.weights.h5"
+    arrays: list[np.ndarray] = []
+    with h5py.File(checkpoint, "r") as handle:
+        handle.visititems(lambda name, item: arrays.append(np.array(item)) if isinstance(item, h5py.Dataset) else None)
+    return generator + arrays
+
+
+def test_one_jax_step_per_variant_is_finite_and_moves_both_networks(tiny_data_dir):
+    results = run_worker("steps", str(tiny_data_dir), *sorted(VARIANTS))
+    assert set(results) == set(VARIANTS)  # type: ignore[arg-type]
+    for name, result in results.items():  # type: ignore[union-attr]
+        assert result["iterations"] == 1, name
+        assert all(np.isfinite(value) for value in result["losses"].values()), name
+        assert result["moved"]["generator"] > 0 and result["moved"]["discriminator"] > 0, name
+
+
+@pytest.mark.slow
+def test_jax_runs_are_reproducible_and_resume_exactly(tiny_data_dir, tmp_path):
+    """Same seed, same weights; a resume after epoch 1, or after a stop inside epoch 1, ends with
+    the weights of an uninterrupted two-epoch run (bitwise, on CPU). Chunks of two steps per
+    device call compute the same steps (another XLA program: equal up to rounding)."""
+    straight = tmp_path / "straight"
+    assert train_jax(tiny(tiny_data_dir, straight)) is None
+    again = tmp_path / "again"
+    assert train_jax(tiny(tiny_data_dir, again)) is None
+    chunked = tmp_path / "chunked"
+    assert train_jax(tiny(tiny_data_dir, chunked, steps_per_execution=2)) is None
+    after_epoch = tmp_path / "after-epoch"
+    assert train_jax(tiny(tiny_data_dir, after_epoch, epochs=1)) is None
+    assert train_jax(tiny(tiny_data_dir, after_epoch)) is None
+    inside_epoch = tmp_path / "inside-epoch"
+    assert train_jax(tiny(tiny_data_dir, inside_epoch, max_steps=2)) is None
+    assert sorted(path.name for path in (inside_epoch / "checkpoints").iterdir()) == ["epoch-0000-step-2"]
+    assert train_jax(tiny(tiny_data_dir, inside_epoch)) is None
+
+    expected = weights(straight)
+    for run in (again, after_epoch, inside_epoch):
+        assert all(np.array_equal(a, b) for a, b in zip(weights(run), expected)), run.name
+    differences = [np.abs(a - b).max() for a, b in zip(weights(chunked), expected) if a.dtype.kind == "f"]
+    assert max(differences) < 1e-4, max(differences)
+    other_seed = tmp_path / "other-seed"
+    assert train_jax(tiny(tiny_data_dir, other_seed, seed=6, epochs=1)) is None
+    assert not np.array_equal(weights(other_seed)[0], weights(after_epoch)[0])
+    rows = list(csv.DictReader((straight / "history.csv").open()))
+    assert [(int(row["epoch"]), int(row["step"])) for row in rows] == [(1, 3), (2, 6)]
+    assert (straight / "samples" / "epoch-0002.png").is_file()
+
+
+@pytest.mark.slow
+def test_jax_nan_stops_and_keeps_the_last_good_checkpoint(tiny_data_dir, tmp_path):
+    run = tmp_path / "run"
+    error = train_jax(tiny(tiny_data_dir, run, variant="dense", epochs=3), poison_epoch=1)
+    assert error is not None and "non-finite loss" in error and "in epoch 2" in error and "epoch-0001" in error
+    assert sorted(path.name for path in (run / "checkpoints").iterdir()) == ["epoch-0001"]
+    assert not (run / "generator.keras").exists()
+    assert train_jax(tiny(tiny_data_dir, run, variant="dense", epochs=3)) is None
+    assert [int(row["epoch"]) for row in csv.DictReader((run / "history.csv").open())] == [1, 2, 3]
+
+
+@pytest.mark.slow
+def test_data_parallel_over_two_cpu_devices_trains_resumes_and_matches_one_device(tiny_data_dir, tmp_path):
+    """The JAX step sees the global batch, split over devices: two devices give one device's
+    run up to float rounding, and resume exactly."""
+    one = tmp_path / "one"
+    assert train_jax(tiny(tiny_data_dir, one, batch_size=8)) is None
+    two = tmp_path / "two"
+    assert train_jax(tiny(tiny_data_dir, two, batch_size=8, epochs=1), env=TWO_CPU_DEVICES) is None
+    assert train_jax(tiny(tiny_data_dir, two, batch_size=8), env=TWO_CPU_DEVICES) is None
+    rows = list(csv.DictReader((two / "history.csv").open()))
+    assert len(rows) == 2 and all(np.isfinite(float(row["d_loss"])) for row in rows)
+    for a, b in zip(weights(one), weights(two)):
+        assert np.allclose(a, b, atol=1e-4), np.abs(a - b).max()
+    uneven = tmp_path / "uneven"
+    args = ["train", "--backend", "jax", "--data-dir", str(tiny_data_dir), "--out", str(uneven), "--batch-size", "7"]
+    assert run_worker("cli", *args, env=TWO_CPU_DEVICES) == 2  # does not split over two devices
+    assert not uneven.exists()
+
+
+@pytest.mark.slow
+def test_cli_trains_on_jax_and_evaluates_without_tensorflow(tiny_data_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--backend", "jax", "--variant", "cdcgan", "--data-dir", str(tiny_data_dir), "--out", str(run)]
+    assert run_worker("cli", *args, "--batch-size", "8", "--steps-per-epoch", "2", "--quiet") == 0
+    assert (run / "generator.keras").is_file() and not (run / "logs").exists()  # no TensorBoard writer here
+    result = tmp_path / "evaluation.json"
+    assert run_worker("cli", "evaluate", str(run / "generator.keras"), "--data-dir", str(tiny_data_dir),
+                      "--n", "16", "--out", str(result)) == 0  # fmt: skip
+    figures = json.loads(result.read_text())
+    assert np.isfinite(figures["frechet_distance"]) and 0 <= figures["recall"] <= 1
