@@ -1,25 +1,44 @@
-"""Training speed: this project's training against a plain implementation of the tutorial loop.
+"""Training speed: this project on TensorFlow and on JAX, against TensorFlow's tutorial loop and
+a plain PyTorch DCGAN (eager and torch.compile), on the same device in one run.
 
-    python benchmarks/train_speed.py [--variants dense,fashiongan,dcgan] [--batch-size 256] [--steps N]
+    python benchmarks/train_speed.py [--sides tf-tutorial,tensorflow,jax,torch-eager,torch-compile]
+                                     [--variants dense,fashiongan,dcgan] [--batch-size 256] [--steps N]
                                      [--xla auto|on|off] [--steps-per-execution K] [--mixed-precision M]
-                                     [--device-data auto|on|off] [--data-dir DIR]
+                                     [--device-data auto|on|off] [--peak-tflops T] [--data-dir DIR]
 
-Both sides train the same architecture with the same batch size and optimizer on the same real
-Fashion-MNIST, on the same device, in one run. The tutorial loop is TensorFlow's DCGAN tutorial:
-a GradientTape step in a tf.function over a tf.data pipeline (from_tensor_slices, shuffle,
-batch) of images scaled in numpy. The project side is `fit()` on the GAN with the runtime
-settings `fashiongan train` would pick for this device (override them with the flags). Each side
-runs a few warm-up steps, then `--steps` timed steps; images per second and the ratio are printed.
+Every side trains the same architecture with the same batch size and optimizer on the same real
+Fashion-MNIST, each in a process of its own (Keras' backend is chosen per process); a side
+whose framework is not installed is reported as missing, so the script runs as it is on a GPU
+machine without TensorFlow.
+- tf-tutorial: TensorFlow's DCGAN tutorial, a GradientTape step in a tf.function over a
+  tf.data pipeline (from_tensor_slices, shuffle, batch) of images scaled in numpy.
+- tensorflow: `fit()` on the GAN with the runtime `fashiongan train` picks for the device.
+- jax: the JAX loop's jitted steps with the runtime `fashiongan train --backend jax` picks (the
+  dataset on the device, several steps per call on a GPU); also its XLA FLOP count per image and
+  the fraction of `--peak-tflops` reached.
+- torch-eager, torch-compile: `torch_dcgan.py` (dcgan only), autocast bfloat16 where the device
+  has it.
+Each side runs a few warm-up steps, then `--steps` timed steps; images per second and the ratios
+to the PyTorch and tutorial references are printed as a Markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import json
 import os
+import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 DEFAULT_STEPS = {"dense": 100, "fashiongan": 6, "dcgan": 30}
+SIDES = ("tf-tutorial", "tensorflow", "jax", "torch-eager", "torch-compile")
+SIDE_NEEDS = {"tf-tutorial": "tensorflow", "tensorflow": "tensorflow", "jax": "jax", "torch-eager": "torch",
+              "torch-compile": "torch"}  # fmt: skip
+# dense bfloat16 tensor-core peaks in TFLOP/s, by device name (NVIDIA's data sheets, SXM parts)
+PEAK_TFLOPS = {"H100": 790.0, "H200": 790.0, "A100": 312.0}
 
 
 def tutorial_images_per_second(variant, images, batch_size: int, steps: int, warmup: int) -> float:
@@ -83,8 +102,118 @@ def project_images_per_second(config, runtime, split, steps: int, warmup: int) -
     return steps * config.batch_size / (time.perf_counter() - started)
 
 
+def jax_images_per_second(config, runtime, split, steps: int, warmup: int) -> dict:
+    """The JAX loop's jitted steps on the device dataset, timed; with XLA's FLOP count."""
+    import jax
+    import numpy as np
+
+    from fashiongan.model import data, jax_loop
+    from fashiongan.model.train import build_gan
+
+    gan = build_gan(config, runtime)
+    chunk = runtime.steps_per_execution
+    calls_warmup, calls = max(1, warmup // chunk), max(1, steps // chunk)
+    total = (calls_warmup + calls) * chunk
+    placement = jax_loop._Placement(runtime.strategy)
+    images = placement.put(split.images, placement.replicated)
+    labels = placement.put(split.labels.astype(np.int32), placement.replicated)
+    count = len(split.images)
+    order = np.concatenate([data.epoch_batches(0, epoch, count, config.batch_size, count // config.batch_size)
+                            for epoch in range(total * config.batch_size // count + 1)])[:total]  # fmt: skip
+    batches = placement.put(order, placement.batches)
+    run_steps = jax_loop.make_run_steps(gan, runtime.jit_compile, runtime.device == "GPU", runtime.device != "GPU")
+    state = jax.device_put(jax_loop.read_state(gan), placement.replicated)
+    sums = jax.device_put({name: np.float32(0) for name in jax_loop.METRICS}, placement.replicated)
+    flops = None
+    if runtime.jit_compile:
+        arguments = (state, sums, batches, np.int32(0), np.int32(0), images, labels)
+        cost = run_steps.lower(*arguments, count=chunk).compile().cost_analysis()
+        cost = cost[0] if isinstance(cost, list) else cost
+        flops = float(cost.get("flops", 0.0)) / (chunk * config.batch_size) if cost else None
+    position = 0
+    for _ in range(calls_warmup):
+        state, sums = run_steps(state, sums, batches, np.int32(position), np.int32(position), images, labels,
+                                count=chunk)  # fmt: skip
+        position += chunk
+    jax.block_until_ready(sums)
+    started = time.perf_counter()
+    for _ in range(calls):
+        state, sums = run_steps(state, sums, batches, np.int32(position), np.int32(position), images, labels,
+                                count=chunk)  # fmt: skip
+        position += chunk
+    jax.block_until_ready(sums)
+    seconds = time.perf_counter() - started
+    return {"images_per_second": calls * chunk * config.batch_size / seconds, "flops_per_image": flops,
+            "finite": bool(np.isfinite(float(sums["d_loss"])))}  # fmt: skip
+
+
+def run_side(args) -> dict:
+    """One side in this process: {"images_per_second": ..., "describe": ..., ...}."""
+    side, name = args.side, args.variants
+    if side.startswith("torch"):
+        import torch
+
+        from torch_dcgan import images_per_second
+        from fashiongan.model import data
+
+        split = data.load_dataset("fashion_mnist", "train", args.data_dir)
+        device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+        speed = images_per_second(split.images, args.batch_size, args.steps, args.warmup, side == "torch-compile")
+        return {"images_per_second": speed, "describe": f"PyTorch {torch.__version__} on {device}"}
+    os.environ["KERAS_BACKEND"] = "jax" if side == "jax" else "tensorflow"
+    import keras
+
+    from fashiongan.model import data
+    from fashiongan.model.runtime import describe_hardware, resolve_runtime
+    from fashiongan.model.train import TrainConfig
+    from fashiongan.spec import get_variant
+
+    split = data.load_dataset("fashion_mnist", "train", args.data_dir)
+    variant = get_variant(name)
+    versions = f"Keras {keras.__version__} on {keras.backend.backend()}; {describe_hardware()}"
+    if side == "tf-tutorial":
+        speed = tutorial_images_per_second(variant, split.images, args.batch_size, args.steps, args.warmup)
+        return {"images_per_second": speed, "describe": versions}
+    runtime = resolve_runtime(args.strategy, args.xla, args.steps_per_execution, args.mixed_precision,
+                              "auto" if side == "jax" else args.device_data)  # fmt: skip
+    config = TrainConfig(variant=name, batch_size=args.batch_size, g_learning_rate=variant.g_learning_rate,
+                         d_learning_rate=variant.d_learning_rate).resolved()  # fmt: skip
+    describe = f"{versions}; {runtime.describe()}"
+    if side == "jax":
+        return {**jax_images_per_second(config, runtime, split, args.steps, args.warmup), "describe": describe}
+    speed = project_images_per_second(config, runtime, split, args.steps, args.warmup)
+    return {"images_per_second": speed, "describe": describe}
+
+
+def measure(side: str, name: str, args, steps: int) -> dict:
+    """Run one side in a child process; {"missing": ...} where its framework is absent."""
+    needed = SIDE_NEEDS[side]
+    if importlib.util.find_spec(needed) is None:
+        return {"missing": f"no {needed}"}
+    if side.startswith("torch") and name != "dcgan":
+        return {"missing": "dcgan only"}
+    command = [sys.executable, __file__, "--side", side, "--variants", name, "--steps", str(steps)]
+    for flag in ("batch_size", "warmup", "strategy", "xla", "steps_per_execution", "mixed_precision",
+                 "device_data", "data_dir"):  # fmt: skip
+        value = getattr(args, flag)
+        if value is not None:
+            command += [f"--{flag.replace('_', '-')}", str(value)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"missing": "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1][:200]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def peak_tflops(args, results: dict) -> float | None:
+    if args.peak_tflops:
+        return args.peak_tflops
+    described = " ".join(result.get("describe", "") for result in results.values())
+    return next((peak for name, peak in PEAK_TFLOPS.items() if name in described), None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sides", default=",".join(SIDES))
     parser.add_argument("--variants", default="dense,fashiongan,dcgan")
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--steps", type=int, help="timed steps per side (default: per variant)")
@@ -94,37 +223,45 @@ def main() -> None:
     parser.add_argument("--steps-per-execution", type=int)
     parser.add_argument("--mixed-precision", default="auto")
     parser.add_argument("--device-data", default="auto")
+    parser.add_argument("--peak-tflops", type=float, help="the device's peak, for the JAX side's fraction of it")
     parser.add_argument("--data-dir")
+    parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # a child process's one side
     args = parser.parse_args()
+    if args.side:
+        print(json.dumps(run_side(args)))
+        return
 
-    from fashiongan.model import data
-    from fashiongan.model.runtime import describe_hardware, resolve_runtime
-    from fashiongan.model.train import TrainConfig
     from fashiongan.spec import get_variant
 
+    sides = args.sides.split(",")
+    unknown = sorted(set(sides) - set(SIDES))
+    if unknown:
+        parser.error(f"unknown sides {unknown}; choose from {', '.join(SIDES)}")
     conditional = [name for name in args.variants.split(",") if get_variant(name).conditional]
     if conditional:
-        parser.error(f"{', '.join(conditional)}: conditional; the tutorial loop compared against takes no labels")
-    runtime = resolve_runtime(args.strategy, args.xla, args.steps_per_execution, args.mixed_precision, args.device_data)
-    import tensorflow as tf
-
-    split = data.load_dataset("fashion_mnist", "train", args.data_dir)
-    print(f"TensorFlow {tf.__version__}; {describe_hardware()}")
-    print(f"project runtime: {runtime.describe()}")
-    print("| variant | batch | steps | tutorial loop (images/s) | fashiongan (images/s) | ratio |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        parser.error(f"{', '.join(conditional)}: conditional; the reference loops compared against take no labels")
+    print("| variant | batch | steps | " + " | ".join(f"{side} (images/s)" for side in sides)
+          + " | jax / torch-eager | jax / torch-compile | jax / tf-tutorial | jax GFLOP/image | jax % of peak |")  # fmt: skip
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in sides) + " | ---: | ---: | ---: | ---: | ---: |")
+    notes = set()
     for name in args.variants.split(","):
-        variant = get_variant(name)
         steps = args.steps or DEFAULT_STEPS.get(name, 20)
-        config = TrainConfig(
-            variant=name,
-            batch_size=args.batch_size,
-            g_learning_rate=variant.g_learning_rate,
-            d_learning_rate=variant.d_learning_rate,
-        ).resolved()
-        tutorial = tutorial_images_per_second(variant, split.images, args.batch_size, steps, args.warmup)
-        project = project_images_per_second(config, runtime, split, steps, args.warmup)
-        print(f"| {name} | {args.batch_size} | {steps} | {tutorial:,.0f} | {project:,.0f} | {project / tutorial:.2f} |")
+        results = {side: measure(side, name, args, steps) for side in sides}
+        speed = {side: result.get("images_per_second") for side, result in results.items()}
+        notes.update(result["describe"] for result in results.values() if "describe" in result)
+        cells = [f"{speed[side]:,.0f}" if speed[side] else results[side]["missing"] for side in sides]
+
+        def ratio(reference: str) -> str:
+            return f"{speed['jax'] / speed[reference]:.2f}" if speed.get("jax") and speed.get(reference) else "–"
+
+        flops = results.get("jax", {}).get("flops_per_image")
+        peak = peak_tflops(args, results)
+        gflops = f"{flops / 1e9:.2f}" if flops else "–"
+        fraction = f"{100 * flops * speed['jax'] / (peak * 1e12):.1f}" if flops and peak and speed.get("jax") else "–"
+        print(f"| {name} | {args.batch_size} | {steps} | " + " | ".join(cells)
+              + f" | {ratio('torch-eager')} | {ratio('torch-compile')} | {ratio('tf-tutorial')} | {gflops} | {fraction} |")  # fmt: skip
+    for note in sorted(notes):
+        print(f"- {note}")
 
 
 if __name__ == "__main__":

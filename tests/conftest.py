@@ -35,9 +35,16 @@ def write_idx_dataset(directory: Path, train: int = 64, test: int = 16, compress
 
 
 def _gpu_visible() -> bool:
-    import tensorflow as tf
+    """A GPU seen by TensorFlow, or by JAX where TensorFlow is absent (a GPU machine without it)."""
+    import importlib.util
 
-    return bool(tf.config.list_physical_devices("GPU"))
+    if importlib.util.find_spec("tensorflow"):
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    import jax
+
+    return any(device.platform == "gpu" for device in jax.devices())
 
 
 def pytest_collection_modifyitems(config, items):
@@ -66,7 +73,9 @@ def no_data_sources(tmp_path, monkeypatch):
 class LazyExports:
     """For each variant, on first use: a run trained for one step on tiny data, and its export of
     every format (every TFLite file). Built once per session, and only for the variants the
-    selected tests ask for (`pytest -k dense` trains and exports dense alone)."""
+    selected tests ask for (`pytest -k dense` trains and exports dense alone). A name
+    `jax:VARIANT` trains on Keras' JAX backend in a process without TensorFlow, then exports
+    here, on TensorFlow."""
 
     def __init__(self, root: Path, data_dir: Path):
         self.root, self.data_dir = root, data_dir
@@ -77,18 +86,40 @@ class LazyExports:
             from fashiongan.export import exporter
             from fashiongan.model.train import TrainConfig, train
 
+            backend, _, variant = name.rpartition(":")
+            folder = name.replace(":", "-")
             config = TrainConfig(
-                variant=name,
+                variant=variant,
                 epochs=1,
                 batch_size=8,
-                steps_per_epoch=1,
+                steps_per_epoch=1 if not backend else 2,
                 data_dir=str(self.data_dir),
-                out=str(self.root / f"run-{name}"),
+                out=str(self.root / f"run-{folder}"),
             )
-            run = train(config, verbose=0)
-            out = exporter.export(run, self.root / f"export-{name}", spec.EXPORT_FORMATS, spec.TFLITE_QUANTS)
+            if backend == "jax":
+                run = train_on_jax(config)
+            else:
+                run = train(config, verbose=0)
+            out = exporter.export(run, self.root / f"export-{folder}", spec.EXPORT_FORMATS, spec.TFLITE_QUANTS)
             self.built[name] = (run, out)
         return self.built[name]
+
+
+def train_on_jax(config) -> Path:
+    """train(config) on Keras' JAX backend, in tests/jax_worker.py (no TensorFlow there)."""
+    import dataclasses
+    import json
+    import subprocess
+    import sys
+
+    worker = Path(__file__).with_name("jax_worker.py")
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, str(worker), "train", json.dumps(dataclasses.asdict(config))],
+                          capture_output=True, text=True, timeout=600, env=environment)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["result"]["error"] is None and report["tensorflow_imported"] == []
+    return Path(config.out)
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@
     python tests/jax_worker.py cli ARGS...      run `fashiongan ARGS...`
     python tests/jax_worker.py steps DATA_DIR VARIANT...
                                                  one JAX train step per variant on DATA_DIR
+    python tests/jax_worker.py runtime            the runtime `train` would pick here
     python tests/jax_worker.py train CONFIG_JSON [POISON_EPOCH]
                                                  train(TrainConfig(**config)), resuming if
                                                  the run exists; POISON_EPOCH sets the
@@ -93,6 +94,13 @@ def main() -> None:
         from fashiongan.cli import main as cli_main
 
         result = cli_main(args)
+    elif mode == "runtime":
+        import dataclasses
+
+        from fashiongan.model.runtime import resolve_runtime
+
+        runtime = dataclasses.asdict(resolve_runtime())
+        result = {key: value for key, value in runtime.items() if key != "strategy"}
     elif mode == "train":
         result = train_run(json.loads(args[0]), int(args[1]) if len(args) > 1 else None)
     else:

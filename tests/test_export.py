@@ -48,7 +48,19 @@ def backend_for(export_dir, artifact):
 @pytest.mark.parametrize("artifact", ALL_ARTIFACTS)
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_every_format_matches_keras(exports, name, artifact):
-    run_dir, export_dir = exports[name]
+    assert_parity(*exports[name], name, artifact)
+
+
+@pytest.mark.parametrize("artifact", ALL_ARTIFACTS)
+@pytest.mark.parametrize("name", ["dcgan", "csngan"])
+def test_a_jax_trained_run_exports_with_the_same_parity(exports, name, artifact):
+    """Trained on JAX without TensorFlow, exported on TensorFlow: the same per-format parity."""
+    run_dir, export_dir = exports[f"jax:{name}"]
+    assert read_manifest(export_dir)["variant"] == name
+    assert_parity(run_dir, export_dir, name, artifact)
+
+
+def assert_parity(run_dir, export_dir, name, artifact):
     noise, labels = parity_inputs(name)
     expected = reference_images(run_dir, name, noise, labels)
     images = backend_for(export_dir, artifact).run(noise, labels)

@@ -1,14 +1,16 @@
-"""Checks that need a GPU: skipped where none is visible (CI has none); run them on a GPU
-machine with `pytest -m gpu`."""
+"""Checks that need a GPU under TensorFlow: skipped where none is visible (CI has none) or
+TensorFlow is absent; run them on a GPU machine with `pytest -m gpu`. The JAX twins are in
+test_jax_gpu.py."""
 
 import csv
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from fashiongan.model.runtime import resolve_runtime
-from fashiongan.model.train import TrainConfig, train
+tf = pytest.importorskip("tensorflow")
+
+from fashiongan.model.runtime import resolve_runtime  # noqa: E402  (after the skip)
+from fashiongan.model.train import TrainConfig, train  # noqa: E402
 
 pytestmark = [
     pytest.mark.gpu,

@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import keras
 import numpy as np
 import pytest
 
@@ -48,6 +47,7 @@ def weights(run: Path) -> list[np.ndarray]:
     """The trained generator's weights and the whole GAN's last checkpoint (both networks, both
     optimizers), as arrays."""
     import h5py
+    import keras
 
     generator = keras.saving.load_model(run / "generator.keras", safe_mode=True).get_weights()
     checkpoint = sorted((run / "checkpoints").glob("epoch-*"))[-1] / "gan.weights.h5"
