@@ -152,8 +152,8 @@ def run_side(args) -> dict:
     side, name = args.side, args.variants
     if side.startswith("torch"):
         import torch
-
         from torch_dcgan import images_per_second
+
         from fashiongan.model import data
 
         split = data.load_dataset("fashion_mnist", "train", args.data_dir)
@@ -211,6 +211,24 @@ def peak_tflops(args, results: dict) -> float | None:
     return next((peak for name, peak in PEAK_TFLOPS.items() if name in described), None)
 
 
+def format_speed(result: dict) -> str:
+    return f"{result['images_per_second']:,.0f}" if "images_per_second" in result else result["missing"]
+
+
+def speed_ratio(results: dict, side: str, reference: str) -> str:
+    speed, base = (results.get(key, {}).get("images_per_second") for key in (side, reference))
+    return f"{speed / base:.2f}" if speed and base else "–"
+
+
+def peak_cells(jax_result: dict, peak: float | None) -> list[str]:
+    """XLA's FLOPs per image, and the fraction of the device's peak they run at."""
+    flops, speed = jax_result.get("flops_per_image"), jax_result.get("images_per_second")
+    if not flops:
+        return ["–", "–"]
+    fraction = f"{100 * flops * speed / (peak * 1e12):.1f}" if peak and speed else "–"
+    return [f"{flops / 1e9:.2f}", fraction]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sides", default=",".join(SIDES))
@@ -240,26 +258,20 @@ def main() -> None:
     conditional = [name for name in args.variants.split(",") if get_variant(name).conditional]
     if conditional:
         parser.error(f"{', '.join(conditional)}: conditional; the reference loops compared against take no labels")
-    print("| variant | batch | steps | " + " | ".join(f"{side} (images/s)" for side in sides)
-          + " | jax / torch-eager | jax / torch-compile | jax / tf-tutorial | jax GFLOP/image | jax % of peak |")  # fmt: skip
-    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in sides) + " | ---: | ---: | ---: | ---: | ---: |")
+    ratios = ("torch-eager", "torch-compile", "tf-tutorial")
+    header = [f"{side} (images/s)" for side in sides] + [f"jax / {side}" for side in ratios]
+    header += ["jax GFLOP/image", "jax % of peak"]
+    print("| variant | batch | steps | " + " | ".join(header) + " |")
+    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in header) + " |")
     notes = set()
     for name in args.variants.split(","):
         steps = args.steps or DEFAULT_STEPS.get(name, 20)
         results = {side: measure(side, name, args, steps) for side in sides}
-        speed = {side: result.get("images_per_second") for side, result in results.items()}
         notes.update(result["describe"] for result in results.values() if "describe" in result)
-        cells = [f"{speed[side]:,.0f}" if speed[side] else results[side]["missing"] for side in sides]
-
-        def ratio(reference: str) -> str:
-            return f"{speed['jax'] / speed[reference]:.2f}" if speed.get("jax") and speed.get(reference) else "–"
-
-        flops = results.get("jax", {}).get("flops_per_image")
-        peak = peak_tflops(args, results)
-        gflops = f"{flops / 1e9:.2f}" if flops else "–"
-        fraction = f"{100 * flops * speed['jax'] / (peak * 1e12):.1f}" if flops and peak and speed.get("jax") else "–"
-        print(f"| {name} | {args.batch_size} | {steps} | " + " | ".join(cells)
-              + f" | {ratio('torch-eager')} | {ratio('torch-compile')} | {ratio('tf-tutorial')} | {gflops} | {fraction} |")  # fmt: skip
+        cells = [format_speed(results[side]) for side in sides]
+        cells += [speed_ratio(results, "jax", side) for side in ratios]
+        cells += peak_cells(results.get("jax", {}), peak_tflops(args, results))
+        print(f"| {name} | {args.batch_size} | {steps} | " + " | ".join(cells) + " |")
     for note in sorted(notes):
         print(f"- {note}")
 

@@ -96,10 +96,7 @@ class LazyExports:
                 data_dir=str(self.data_dir),
                 out=str(self.root / f"run-{folder}"),
             )
-            if backend == "jax":
-                run = train_on_jax(config)
-            else:
-                run = train(config, verbose=0)
+            run = train_on_jax(config) if backend == "jax" else train(config, verbose=0)
             out = exporter.export(run, self.root / f"export-{folder}", spec.EXPORT_FORMATS, spec.TFLITE_QUANTS)
             self.built[name] = (run, out)
         return self.built[name]
