@@ -139,3 +139,53 @@ def test_cli_trains_on_jax_and_evaluates_without_tensorflow(tiny_data_dir, tmp_p
                       "--n", "16", "--out", str(result)) == 0  # fmt: skip
     figures = json.loads(result.read_text())
     assert np.isfinite(figures["frechet_distance"]) and 0 <= figures["recall"] <= 1
+
+
+def free_ports(count: int) -> list[int]:
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for handle in sockets:
+        handle.bind(("127.0.0.1", 0))
+    ports = [handle.getsockname()[1] for handle in sockets]
+    for handle in sockets:
+        handle.close()
+    return ports
+
+
+@pytest.mark.slow
+def test_two_jax_processes_on_localhost_end_with_identical_generators(tiny_data_dir, tmp_path):
+    """Multi-host through keras.distribution.initialize (jax.distributed, Gloo collectives on
+    CPU): process 0 writes the run, process 1 its copy in .worker-1; both hold the same weights,
+    which match a one-process run of the same global batch up to float rounding."""
+    run = tmp_path / "run"
+    addresses = ",".join(f"127.0.0.1:{port}" for port in free_ports(2))
+    args = ["train", "--backend", "jax", "--data-dir", str(tiny_data_dir), "--out", str(run), "--batch-size", "8",
+            "--steps-per-epoch", "2", "--epochs", "2", "--seed", "5", "--quiet"]  # fmt: skip
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    processes = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), "cli", *args],
+            env={
+                **environment,
+                "TF_CPP_MIN_LOG_LEVEL": "3",
+                "KERAS_DISTRIBUTION_JOB_ADDRESSES": addresses,
+                "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+                "KERAS_DISTRIBUTION_PROCESS_ID": str(index),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for index in range(2)
+    ]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+        assert json.loads(stdout.strip().splitlines()[-1]) == {"result": 0, "tensorflow_imported": []}
+    chief, worker = weights(run), weights(run / ".worker-1")
+    assert all(np.array_equal(a, b) for a, b in zip(chief, worker))
+    one = tmp_path / "one"
+    assert train_jax(tiny(tiny_data_dir, one, steps_per_epoch=2)) is None
+    for a, b in zip(weights(one), chief):
+        assert np.allclose(a, b, atol=1e-4), np.abs(a - b).max()
