@@ -1,7 +1,10 @@
-"""Train a GAN variant: one plain `train(config)` function, its config and its callbacks.
+"""Train a GAN variant: one plain `train(config)` function, its config and its callbacks, on
+Keras' TensorFlow backend (`fit()`) or its JAX backend (`jax_loop.fit`), whichever Keras was
+loaded on.
 
-A run directory holds config.json, history.csv, logs/ (TensorBoard), samples/ (a grid per
-epoch), checkpoints/ (everything needed to resume) and the final generator.keras.
+A run directory holds config.json, history.csv, logs/ (TensorBoard, where TensorFlow is
+installed), samples/ (a grid per epoch), checkpoints/ (everything needed to resume) and the
+final generator.keras.
 """
 
 from __future__ import annotations

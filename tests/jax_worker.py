@@ -48,6 +48,8 @@ def one_step_per_variant(data_dir: str, names: list[str]) -> dict:
             part: max(float(np.abs(a - b).max()) for a, b in zip(trainable_weights(getattr(gan, part)), weights))
             for part, weights in before.items()
         }
+        averages = [np.asarray(v.value) for v in gan.g_optimizer._model_variables_moving_average]
+        moved["generator_average"] = max(float(np.abs(a - b).max()) for a, b in zip(averages, before["generator"]))
         results[name] = {
             "losses": {metric: float(value) for metric, value in sums.items()},
             "moved": moved,

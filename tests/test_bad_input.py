@@ -27,6 +27,19 @@ CASES = [
         "steps_per_execution must be at most 4096",
     ),
     (["train", "--out", "run", "--strategy", "tpu"], "invalid choice: 'tpu'"),
+    (["train", "--out", "run", "--backend", "torch"], "invalid choice: 'torch'"),
+    (
+        ["train", "--out", "run", "--backend", "jax", "--mixed-precision", "float16", "--data-dir", "DATA"],
+        "float16 needs loss scaling, which only the TensorFlow path has",
+    ),
+    (
+        ["train", "--out", "run", "--backend", "jax", "--device-data", "off", "--data-dir", "DATA"],
+        "--device-data off feeds batches through tf.data",
+    ),
+    (
+        ["train", "--out", "run", "--backend", "jax", "--strategy", "multiworker", "--data-dir", "DATA"],
+        "--strategy multiworker on JAX needs KERAS_DISTRIBUTION_JOB_ADDRESSES",
+    ),
     (["train", "--out", "run", "--data-dir", "nowhere"], "--data-dir nowhere: not a directory"),
     (["train", "--out", "run", "--batch-size", "512", "--data-dir", "DATA"], "larger than the 64 training images"),
     (["train", "--out", "", "--data-dir", "DATA"], "--out: '' is not a usable path"),

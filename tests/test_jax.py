@@ -57,13 +57,14 @@ def weights(run: Path) -> list[np.ndarray]:
     return generator + arrays
 
 
-def test_one_jax_step_per_variant_is_finite_and_moves_both_networks(tiny_data_dir):
+def test_one_jax_step_per_variant_is_finite_and_moves_both_networks_and_the_average(tiny_data_dir):
     results = run_worker("steps", str(tiny_data_dir), *sorted(VARIANTS))
     assert set(results) == set(VARIANTS)  # type: ignore[arg-type]
     for name, result in results.items():  # type: ignore[union-attr]
         assert result["iterations"] == 1, name
         assert all(np.isfinite(value) for value in result["losses"].values()), name
         assert result["moved"]["generator"] > 0 and result["moved"]["discriminator"] > 0, name
+        assert result["moved"]["generator_average"] > 0, name  # the EMA that grids and export use
 
 
 @pytest.mark.slow
