@@ -114,7 +114,7 @@ def jax_images_per_second(config, runtime, split, steps: int, warmup: int) -> di
     chunk = runtime.steps_per_execution
     calls_warmup, calls = max(1, warmup // chunk), max(1, steps // chunk)
     total = (calls_warmup + calls) * chunk
-    placement = jax_loop._Placement(runtime.strategy)
+    placement = jax_loop.Placement(runtime.strategy)
     images = placement.put(split.images, placement.replicated)
     labels = placement.put(split.labels.astype(np.int32), placement.replicated)
     count = len(split.images)

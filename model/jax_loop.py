@@ -72,7 +72,7 @@ def make_run_steps(gan, jit: bool = True, donate: bool = False, unroll: bool = F
     return jax.jit(run_steps, static_argnames="count", donate_argnums=(0, 1) if donate else ())
 
 
-class _Placement:
+class Placement:
     """Where arrays go: one device, or split along the batch axis by a DataParallel layout."""
 
     def __init__(self, distribution):
@@ -114,7 +114,7 @@ def fit(
     import jax
     import keras
 
-    placement = _Placement(runtime.strategy)
+    placement = Placement(runtime.strategy)
     images = placement.put(np.ascontiguousarray(split.images), placement.replicated)
     labels = placement.put(split.labels.astype(np.int32), placement.replicated)
     on_gpu = runtime.device == "GPU"

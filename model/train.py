@@ -25,6 +25,7 @@ import numpy as np
 
 from fashiongan import spec
 from fashiongan.errors import FashionGANError
+from fashiongan.extras import quiet_stderr
 from fashiongan.files import ensure_free_space, write_atomic
 from fashiongan.inference.grid import save_grid, to_uint8
 from fashiongan.model import data
@@ -433,7 +434,8 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     from fashiongan.model.variants import make_discriminator, make_generator
 
     variant = get_variant(config.variant)
-    keras.utils.set_random_seed(config.seed)
+    with quiet_stderr():  # seeds TensorFlow too where it is installed, whose import writes to fd 2
+        keras.utils.set_random_seed(config.seed)
     policy = runtime.mixed_precision if runtime and runtime.mixed_precision else "float32"
     scope = runtime.strategy.scope() if runtime and runtime.strategy is not None else contextlib.nullcontext()
     previous_policy = keras.config.dtype_policy()

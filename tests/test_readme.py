@@ -16,23 +16,27 @@ from fashiongan import cli
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
-SETUP_COMMANDS = {"sudo", "apt-get", "python3", ".", "pip", "ruff", ".ci/typecheck"}
+SETUP_COMMANDS = {"sudo", "apt-get", "python3", ".", "pip", "ruff", ".ci/typecheck", "bash"}
 RUN_SUBCOMMANDS = {"sample", "variants"}  # quick and side-effect free: run them
 LOOP = re.compile(r"for (\w+) in ([^;]+); do (.+); done")
 
 
 def bash_commands() -> list[list[str]]:
-    """The commands of the README's bash blocks, `&&` chains split and simple for-loops unrolled."""
+    """The commands of the README's bash blocks: continued lines joined, comments and leading
+    VAR=value assignments dropped, `&&` chains split and simple for-loops unrolled."""
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", README, re.S):
-        for line in block.splitlines():
+        for line in block.replace("\\\n", " ").splitlines():
             for part in re.split(r"\s+&&\s+", line.strip()):
                 loop = LOOP.fullmatch(part)
                 if loop:
                     variable, values, body = loop.groups()
                     commands += [shlex.split(body.replace(f"${variable}", value)) for value in values.split()]
-                elif part:
-                    commands.append(shlex.split(part))
+                elif shlex.split(part, comments=True):
+                    words = shlex.split(part, comments=True)
+                    while re.fullmatch(r"[A-Z_]+=\S*", words[0]):
+                        words = words[1:]
+                    commands.append(words)
     return commands
 
 
@@ -55,6 +59,15 @@ def test_the_readme_shows_the_commands_this_test_reads():
 def test_every_fashiongan_command_parses(command):
     args = cli.build_parser().parse_args(command[1:])  # a bad flag or value exits 2 here
     assert args.command == command[1]
+
+
+@pytest.mark.parametrize("command", [c for c in bash_commands() if c[0] == "bash"], ids=" ".join)
+def test_every_shell_script_the_readme_runs_exists_and_takes_its_arguments(command):
+    script = ROOT / command[1]
+    assert script.is_file() and command[1].startswith("benchmarks/")
+    text = script.read_text()
+    for argument in command[2:]:
+        assert argument in text, f"{command[1]} does not handle {argument}"
 
 
 @pytest.mark.parametrize("command", [c for c in inline_commands() if c[0] == "python"], ids=" ".join)
