@@ -7,7 +7,8 @@ architecture, batch size and Adam settings of this project's `dcgan` variant (Ke
 padding becomes symmetric padding with output_padding, which gives the same shapes and the
 same work). The uint8 dataset is kept on the device and scaled there, as the project does, so
 both sides time the model, not a DataLoader. Mixed precision is autocast (bfloat16 where the
-device has it); `compile=True` compiles both networks with torch.compile.
+device has it), fused Adam and cuDNN autotuning on a GPU; `compile=True` compiles both networks
+with torch.compile.
 """
 
 from __future__ import annotations
@@ -69,8 +70,10 @@ def images_per_second(images_uint8, batch_size: int, steps: int, warmup: int, co
         generator, discriminator = torch.compile(generator), torch.compile(discriminator)
     criterion = nn.BCEWithLogitsLoss()
     betas = (variant.beta_1, 0.999)
-    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=variant.d_learning_rate, betas=betas)
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=variant.g_learning_rate, betas=betas)
+    fused = device.type == "cuda"  # PyTorch's fastest Adam on a GPU
+    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=variant.d_learning_rate, betas=betas, fused=fused)
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=variant.g_learning_rate, betas=betas, fused=fused)
+    torch.backends.cudnn.benchmark = True
     data = torch.as_tensor(images_uint8, device=device)
     real_label = torch.ones(batch_size, 1, device=device)
     fake_label = torch.zeros(batch_size, 1, device=device)

@@ -37,7 +37,8 @@ DEFAULT_STEPS = {"dense": 100, "fashiongan": 6, "dcgan": 30}
 SIDES = ("tf-tutorial", "tensorflow", "jax", "torch-eager", "torch-compile")
 SIDE_NEEDS = {"tf-tutorial": "tensorflow", "tensorflow": "tensorflow", "jax": "jax", "torch-eager": "torch",
               "torch-compile": "torch"}  # fmt: skip
-# dense bfloat16 tensor-core peaks in TFLOP/s, by device name (NVIDIA's data sheets, SXM parts)
+# bfloat16 matrix rates in TFLOP/s by device name: the H100/H200 figure is the rate the device
+# tool's notes give for these machines (the data sheet's dense peak is about 989), A100 its data sheet
 PEAK_TFLOPS = {"H100": 790.0, "H200": 790.0, "A100": 312.0}
 
 
@@ -118,18 +119,19 @@ def jax_images_per_second(config, runtime, split, steps: int, warmup: int) -> di
     images = placement.put(split.images, placement.replicated)
     labels = placement.put(split.labels.astype(np.int32), placement.replicated)
     count = len(split.images)
-    order = np.concatenate([data.epoch_batches(0, epoch, count, config.batch_size, count // config.batch_size)
-                            for epoch in range(total * config.batch_size // count + 1)])[:total]  # fmt: skip
+    per_epoch = count // config.batch_size
+    order = np.concatenate([data.epoch_batches(0, epoch, count, config.batch_size, per_epoch)
+                            for epoch in range(total // per_epoch + 1)])[:total]  # fmt: skip
     batches = placement.put(order, placement.batches)
     run_steps = jax_loop.make_run_steps(gan, runtime.jit_compile, runtime.device == "GPU", runtime.device != "GPU")
     state = jax.device_put(jax_loop.read_state(gan), placement.replicated)
     sums = jax.device_put({name: np.float32(0) for name in jax_loop.METRICS}, placement.replicated)
     flops = None
-    if runtime.jit_compile:
+    if runtime.jit_compile:  # one step's program: XLA counts a loop's body once, whatever its trip count
         arguments = (state, sums, batches, np.int32(0), np.int32(0), images, labels)
-        cost = run_steps.lower(*arguments, count=chunk).compile().cost_analysis()
+        cost = run_steps.lower(*arguments, count=1).compile().cost_analysis()
         cost = cost[0] if isinstance(cost, list) else cost
-        flops = float(cost.get("flops", 0.0)) / (chunk * config.batch_size) if cost else None
+        flops = float(cost.get("flops", 0.0)) / config.batch_size if cost else None
     position = 0
     for _ in range(calls_warmup):
         state, sums = run_steps(state, sums, batches, np.int32(position), np.int32(position), images, labels,
@@ -140,8 +142,8 @@ def jax_images_per_second(config, runtime, split, steps: int, warmup: int) -> di
     for _ in range(calls):
         state, sums = run_steps(state, sums, batches, np.int32(position), np.int32(position), images, labels,
                                 count=chunk)  # fmt: skip
+        jax.device_get(sums)  # the one host read per call that `fashiongan train` makes for its logs
         position += chunk
-    jax.block_until_ready(sums)
     seconds = time.perf_counter() - started
     return {"images_per_second": calls * chunk * config.batch_size / seconds, "flops_per_image": flops,
             "finite": bool(np.isfinite(float(sums["d_loss"])))}  # fmt: skip

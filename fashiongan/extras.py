@@ -73,8 +73,15 @@ def require_training_keras(backend: str, needed_for: str) -> ModuleType:
         named = os.environ.get("KERAS_BACKEND", "")
         if named in TRAIN_BACKENDS[1:]:
             backend = named
+        elif importlib.util.find_spec("tensorflow"):
+            backend = "tensorflow"
+        elif importlib.util.find_spec("jax"):
+            backend = "jax"
         else:
-            backend = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+            raise FashionGANError(
+                f"{needed_for} needs TensorFlow or JAX, which this install lacks: "
+                f"pip install 'fashiongan[{EXTRA}]' or 'fashiongan[jax]'"
+            )
     if backend == "tensorflow":
         return require_tensorflow_keras(needed_for)
     os.environ["KERAS_BACKEND"] = backend

@@ -21,13 +21,16 @@ NOISE_STREAM, LABEL_NOISE_STREAM, PENALTY_STREAM = 0, 2, 3
 
 
 def stateless_draw(kind: str, shape, seed_base: int, step, offset: int = 0):
-    """`normal` or `uniform` [0, 1) float32 values, a pure function of (seed_base, step, offset):
-    a resumed run continues the same random stream. Under a TensorFlow multi-replica strategy
+    """`normal` or `uniform` [0, 1) float32 values, a pure function of (seed_base, step, offset),
+    the offset folded in (not added to the step, which would repeat a draw one step later): a
+    resumed run continues the same random stream. Under a TensorFlow multi-replica strategy
     each replica folds in its id, so replicas differ; under JAX the step sees the global batch."""
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        seed = tf.stack([tf.constant(seed_base, tf.int64), tf.cast(step, tf.int64) + offset])
+        seed = tf.stack([tf.constant(seed_base, tf.int64), tf.cast(step, tf.int64)])
+        if offset:
+            seed = tf.random.experimental.stateless_fold_in(seed, offset)
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
             seed = tf.random.experimental.stateless_fold_in(seed, replica.replica_id_in_sync_group)
@@ -36,8 +39,11 @@ def stateless_draw(kind: str, shape, seed_base: int, step, offset: int = 0):
     import jax
     import jax.numpy as jnp
 
-    seed = jnp.stack([jnp.uint32(seed_base % 2**32), jnp.asarray(step).astype(jnp.uint32) + jnp.uint32(offset)])
+    seed = jnp.stack([jnp.uint32(seed_base % 2**32), jnp.asarray(step).astype(jnp.uint32)])
     key = jax.random.wrap_key_data(seed, impl="threefry2x32")
+    for word in (seed_base >> 32, offset):  # seed bits above 32 (seed * 4 + stream), then the draw's offset
+        if word:
+            key = jax.random.fold_in(key, word)
     return (jax.random.normal if kind == "normal" else jax.random.uniform)(key, shape, jnp.float32)
 
 
@@ -233,7 +239,12 @@ class GAN(keras.Model):
             penalty_gradients = None
             if self.uses_penalty:
                 points = self.penalty_points(real_images, fake, step)
-                penalty_gradients = jax.grad(lambda x: ops.sum(critic(d_trainable, d_non_trainable, x)[0]))(points)
+
+                def summed_critic(images):
+                    logits, state_after = critic(d_trainable, d_non_trainable, images)
+                    return ops.sum(logits), state_after
+
+                penalty_gradients, d_non_trainable = jax.grad(summed_critic, has_aux=True)(points)
             loss = self.discriminator_loss(real_logits, fake_logits, step, penalty_gradients)
             return loss, (real_logits, fake_logits, d_non_trainable)
 

@@ -9,17 +9,21 @@ and `sampling_generator` read the model as they do under TensorFlow.
 
 The uint8 images stay on the device for the whole run; an epoch's batches (int32 indices from
 `data.epoch_batches`) are copied there once per epoch and gathered and scaled inside the step.
-Under `keras.distribution.DataParallel` the batch axis is split over the devices (and over
+Device calls run a power of two of steps, up to the runtime's steps per execution (see
+`chunk_size`). Under `keras.distribution.DataParallel` the batch axis is split over the devices (and over
 processes after `keras.distribution.initialize`); the variables are replicated and the step
 sees the global batch, so the same seed gives the same run on one device or several.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from fashiongan.model import data
 
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # gan -> {settings: run_steps}
 STATE_KEYS = ("g_trainable", "g_non_trainable", "d_trainable", "d_non_trainable", "g_optimizer", "d_optimizer")
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 
@@ -72,6 +76,26 @@ def make_run_steps(gan, jit: bool = True, donate: bool = False, unroll: bool = F
     return jax.jit(run_steps, static_argnames="count", donate_argnums=(0, 1) if donate else ())
 
 
+def compiled_run_steps(gan, jit: bool, donate: bool, unroll: bool):
+    """make_run_steps, once per GAN and settings: a resume that trains in two segments (the rest
+    of an epoch, then whole epochs) reuses the compiled programs."""
+    programs = _COMPILED.setdefault(gan, {})
+    if (jit, donate, unroll) not in programs:
+        programs[(jit, donate, unroll)] = make_run_steps(gan, jit, donate, unroll)
+    return programs[(jit, donate, unroll)]
+
+
+def chunk_size(step: int, remaining: int, chunk: int) -> int:
+    """Steps in the next device call: the largest power of two up to `chunk` and `remaining`
+    that divides the global `step`. Calls start at multiples of their length, so an epoch's
+    ragged end, a short epoch or a `--max-steps` stop costs a few smaller programs (one per
+    power of two, six at most for 32) instead of single steps."""
+    count = 1
+    while count * 2 <= min(chunk, remaining) and step % (count * 2) == 0:
+        count *= 2
+    return count
+
+
 class Placement:
     """Where arrays go: one device, or split along the batch axis by a DataParallel layout."""
 
@@ -118,7 +142,7 @@ def fit(
     images = placement.put(np.ascontiguousarray(split.images), placement.replicated)
     labels = placement.put(split.labels.astype(np.int32), placement.replicated)
     on_gpu = runtime.device == "GPU"
-    run_steps = make_run_steps(gan, jit=runtime.jit_compile, donate=on_gpu, unroll=not on_gpu)
+    run_steps = compiled_run_steps(gan, jit=runtime.jit_compile, donate=on_gpu, unroll=not on_gpu)
     chunk = runtime.steps_per_execution
     if verbose == "auto":
         verbose = 1
@@ -151,11 +175,11 @@ def fit(
             if remaining <= 0:
                 gan.stop_training = True
                 break
-            count = chunk if remaining >= chunk else 1  # two compilations at most: full chunks and single steps
+            count = chunk_size(step, remaining, chunk)
             state, sums = run_steps(state, sums, batches, *np.int32([position, step]), images, labels, count=count)
             write_state(gan, state)
             position, step = position + count, step + count
-            logs = {name: float(value) / (position - skip) for name, value in sums.items()}
+            logs = {name: float(value) / (position - skip) for name, value in jax.device_get(sums).items()}
             callback_list.on_train_batch_end(position - skip - 1, logs)
             if max_steps is not None and step >= max_steps:
                 gan.stop_training = True

@@ -151,15 +151,14 @@ def _resolve_jax_runtime(strategy, xla, steps_per_execution, mixed_precision, de
     import jax
 
     devices = jax.devices()
-    on_gpu = devices[0].platform == "gpu"
+    on_gpu = jax.local_devices()[0].platform == "gpu"
     if strategy == "auto":
         strategy = "mirrored" if len(devices) > 1 else "one"
     distribution = None
     if strategy != "one":
         distribution = keras.distribution.DataParallel(devices=devices)
     if mixed_precision == "auto":
-        capability = float(getattr(devices[0], "compute_capability", "0") or 0)
-        mixed_precision = "bfloat16" if on_gpu and capability >= 8.0 else "off"
+        mixed_precision = "bfloat16" if on_gpu and _compute_capability(jax.local_devices()[0]) >= 8.0 else "off"
     return Runtime(
         backend="jax",
         strategy=distribution,
@@ -172,6 +171,14 @@ def _resolve_jax_runtime(strategy, xla, steps_per_execution, mixed_precision, de
         replicas=len(devices) if distribution is not None else 1,
         worker_index=jax.process_index(),
     )
+
+
+def _compute_capability(device) -> float:
+    """A CUDA device's compute capability ("9.0"); 0 for other devices."""
+    try:
+        return float(getattr(device, "compute_capability", 0) or 0)
+    except ValueError:
+        return 0.0
 
 
 def _gpu_mixed_precision(gpus) -> str:

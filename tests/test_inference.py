@@ -279,12 +279,15 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
     # commands that need the [train] extra say so in one line; `variants` needs nothing more
     listed = subprocess.run([fashiongan, "variants"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 6
+    expected = {
+        "train": "fashiongan train needs TensorFlow or JAX, which this install lacks: "
+        "pip install 'fashiongan[train]' or 'fashiongan[jax]'",
+        "export": "fashiongan export needs tensorflow, which this install lacks: pip install 'fashiongan[train]'",
+    }
     for command in (["train", "--out", "run"], ["export", str(export_dir), "--out", "again"]):
         needs = subprocess.run([fashiongan, *command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-        assert needs.returncode == 2 and needs.stderr.strip().splitlines() == [
-            f"fashiongan: error: fashiongan {command[0]} needs tensorflow, which this install lacks: "
-            "pip install 'fashiongan[train]'"
-        ]
+        lines = needs.stderr.strip().splitlines()
+        assert needs.returncode == 2 and lines == [f"fashiongan: error: {expected[command[0]]}"]
     assert not (tmp_path / "run").exists() and not (tmp_path / "again").exists()
     # the classifiers ship too, with ONNX twins: evaluation needs no TensorFlow either
     evaluate = subprocess.run(

@@ -57,6 +57,24 @@ def weights(run: Path) -> list[np.ndarray]:
     return generator + arrays
 
 
+def test_device_calls_are_aligned_powers_of_two():
+    from fashiongan.model.jax_loop import chunk_size
+
+    def calls(start: int, steps: int, chunk: int) -> list[int]:
+        counts, step = [], start
+        while step < start + steps:
+            counts.append(chunk_size(step, start + steps - step, chunk))
+            step += counts[-1]
+        return counts
+
+    assert calls(0, 96, 32) == [32, 32, 32]
+    assert calls(0, 14, 32) == [8, 4, 2]  # a 14-step epoch (batch 4096): three calls, not 14
+    assert calls(14, 14, 32) == [2, 8, 4]  # the next epoch starts off a boundary
+    assert calls(5, 3, 32) == [1, 2]  # a resume at step 5
+    assert calls(0, 10, 1) == [1] * 10 and calls(0, 10, 6) == [4, 4, 2]  # powers of two up to the setting
+    assert len({count for start in range(0, 500, 7) for count in calls(start, 37, 32)}) <= 6
+
+
 def test_one_jax_step_per_variant_is_finite_and_moves_both_networks_and_the_average(tiny_data_dir):
     results = run_worker("steps", str(tiny_data_dir), *sorted(VARIANTS))
     assert set(results) == set(VARIANTS)  # type: ignore[arg-type]
@@ -138,7 +156,7 @@ def test_cli_trains_on_jax_and_evaluates_without_tensorflow(tiny_data_dir, tmp_p
     result = tmp_path / "evaluation.json"
     assert run_worker("cli", "evaluate", str(run / "generator.keras"), "--data-dir", str(tiny_data_dir),
                       "--n", "16", "--out", str(result)) == 0  # fmt: skip
-    figures = json.loads(result.read_text())
+    figures = json.loads(result.read_text())["generator"]
     assert np.isfinite(figures["frechet_distance"]) and 0 <= figures["recall"] <= 1
 
 

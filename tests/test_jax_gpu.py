@@ -9,6 +9,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import write_idx_dataset
 from test_jax import run_worker, tiny
 
 
@@ -31,10 +32,11 @@ def test_jax_gpu_defaults_turn_on_the_fast_path():
 
 
 @pytest.mark.parametrize("variant", ["dcgan", "csngan"])
-def test_jax_gpu_training_in_chunks_is_finite_and_resumes(tiny_data_dir, tmp_path, variant):
-    """40 steps an epoch: one chunk of 32 steps per device call, then single steps."""
+def test_jax_gpu_training_in_chunks_is_finite_and_resumes(tmp_path, variant):
+    """40 steps an epoch of 8 images (320 of 512): calls of 32 and 8 steps, then of 8, 16 and 16."""
+    data_dir = write_idx_dataset(tmp_path / "data", train=512)
     run = tmp_path / "run"
-    config = tiny(tiny_data_dir, run, variant=variant, batch_size=8, steps_per_epoch=40, epochs=1)
+    config = tiny(data_dir, run, variant=variant, batch_size=8, steps_per_epoch=40, epochs=1)
     assert run_worker("train", json.dumps(config))["error"] is None  # type: ignore[index]
     config["epochs"] = 2
     assert run_worker("train", json.dumps(config))["error"] is None  # type: ignore[index]
