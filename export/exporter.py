@@ -26,6 +26,7 @@ from pathlib import Path
 import fashiongan
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_error
+from fashiongan.export import onnx_graph
 from fashiongan.inference.manifest import FORMAT_VERSION, ManifestError, describe_artifact, read_manifest
 from fashiongan.spec import LABEL_INPUT, NOISE_INPUT, OUTPUT_NAME, DatasetSpec, VariantSpec, get_dataset, get_variant
 
@@ -51,6 +52,7 @@ class Target:
 
     model: object  # keras.Model: the generator mapped to [0, 1], named inputs
     variant: VariantSpec
+    dataset: DatasetSpec
     folder: Path
     scratch: Path
     tflite_quants: tuple[str, ...]
@@ -135,12 +137,15 @@ def _check_generator(model, variant: VariantSpec, path: Path) -> None:
 
 def serving_model(source: Source):
     """The generator with its output mapped to [0, 1], as one flat functional model named
-    `generator` whose inputs are named (`noise`, `label`) and whose output layer is `images`."""
+    `generator` whose inputs are named (`noise`, `label`) and whose output layer is `images`.
+    The mapping ends in a clamp to [0, 1] (ReLU with max_value 1), so every format keeps the
+    contract exactly, not only up to the rounding of tanh or sigmoid."""
     import keras
 
     low, high = source.variant.output_range
     generator = source.generator
-    images = keras.layers.Rescaling(1.0 / (high - low), -low / (high - low), name=OUTPUT_NAME)(generator.outputs[0])
+    rescaled = keras.layers.Rescaling(1.0 / (high - low), -low / (high - low), name="rescaled")(generator.outputs[0])
+    images = keras.layers.ReLU(max_value=1.0, name=OUTPUT_NAME)(rescaled)
     inputs = {tensor.name: tensor for tensor in generator.inputs}
     return keras.Model({name: inputs[name] for name in source.variant.input_names}, images, name="generator")
 
@@ -235,6 +240,20 @@ def tflite_ops(path: Path) -> list[str]:
     return [op["op_name"] for op in interpreter._get_ops_details()]
 
 
+def tflite_min_runtime(path: Path) -> str:
+    """The oldest TFLite runtime the converter says can run the file (its `min_runtime_version`
+    metadata, e.g. 2.17.0 for dynamic-range int8 FULLY_CONNECTED version 12)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    buffer = path.read_bytes()
+    model = schema.Model.GetRootAsModel(buffer, 0)
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        if entry.Name() == b"min_runtime_version":
+            return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().rstrip(b"\0").decode()
+    raise ExportError(f"{path.name}: the converter wrote no min_runtime_version")
+
+
 def non_builtin_tflite_ops(path: Path) -> list[str]:
     """Flex (Select TF) and custom ops: anything that is not an upper-case builtin operator name."""
     return sorted(
@@ -257,9 +276,60 @@ def write_onnx(target: Target) -> tuple[str, ...]:
         raise ExportError(f"ONNX conversion failed: {describe_error(error)}") from None
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
+    onnx_graph.for_every_consumer(proto)
+    describe_onnx(proto, target.variant, target.dataset)
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, target.path("onnx"))
     return ("onnx",)
+
+
+def self_description(variant: VariantSpec, dataset: DatasetSpec) -> dict[str, str]:
+    """What a generator file says of itself without its manifest: text key-value pairs."""
+    return {
+        "fashiongan_version": fashiongan.__version__,
+        "variant": variant.name,
+        "dataset": dataset.name,
+        "conditional": json.dumps(variant.conditional),
+        "class_names": json.dumps(list(dataset.class_names)),
+        "latent_dim": str(variant.latent_dim),
+        "noise_distribution": spec.NOISE_DISTRIBUTION,
+        "inputs": ", ".join(variant.input_names),
+        "output": f"{OUTPUT_NAME}: float32 N×28×28×1",
+        "output_range": json.dumps(list(spec.OUTPUT_RANGE)),
+    }
+
+
+def describe_onnx(proto, variant: VariantSpec, dataset: DatasetSpec) -> None:
+    """The ONNX file's own description: metadata props, doc string, producer and graph name,
+    and only the opset imports its nodes use (tf2onnx adds ai.onnx.ml unused)."""
+    description = self_description(variant, dataset)
+    del proto.metadata_props[:]
+    for key, value in description.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name, proto.producer_version = "fashiongan", fashiongan.__version__
+    proto.graph.name = "generator"
+    proto.doc_string = (
+        f"fashiongan {variant.name} generator of {dataset.name} images: inputs {description['inputs']} "
+        f"(noise {spec.NOISE_DISTRIBUTION}, {variant.latent_dim} wide), output {OUTPUT_NAME} in [0, 1]"
+    )
+    used = {node.domain for node in proto.graph.node} | {""}
+    kept = [opset for opset in proto.opset_import if opset.domain in used]
+    del proto.opset_import[:]
+    proto.opset_import.extend(kept)
+
+
+def _drop_keras3_only_keys(path: Path) -> None:
+    """tf_keras 2.21 writes an InputLayer `optional` key that TF 2.15's tf.keras refuses
+    (`Unrecognized keyword arguments: ['optional']`); it is always False here, so drop it."""
+    import h5py
+
+    with h5py.File(path, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "InputLayer" and layer["config"].pop("optional", False):
+                raise ExportError("an optional model input has no Keras 2 equivalent")
+        handle.attrs["model_config"] = json.dumps(config)
 
 
 def write_h5(target: Target) -> tuple[str, ...]:
@@ -272,6 +342,7 @@ def write_h5(target: Target) -> tuple[str, ...]:
         raise ExportError(f"cannot write .h5: {error}") from None
     with _quiet():
         legacy.save(target.path("h5"), save_format="h5", include_optimizer=False)
+    _drop_keras3_only_keys(target.path("h5"))
     return ("h5",)
 
 
@@ -311,8 +382,17 @@ def build_manifest(source: Source, folder: Path, artifacts: list[str]) -> dict:
         "generator_output_range": list(variant.output_range),
         "tflite_batch_size": spec.TFLITE_BATCH,
         "training": source.training,
-        "artifacts": {name: describe_artifact(folder, spec.ARTIFACT_FORMATS[name].path) for name in artifacts},
+        "artifacts": {name: _artifact_record(folder, name) for name in artifacts},
     }
+
+
+def _artifact_record(folder: Path, name: str) -> dict:
+    """Path, size and sha256; for a TFLite file also the oldest runtime that can run it."""
+    relative = spec.ARTIFACT_FORMATS[name].path
+    record = describe_artifact(folder, relative)
+    if spec.ARTIFACT_FORMATS[name].writer == "tflite":
+        record["min_runtime_version"] = tflite_min_runtime(folder / relative)
+    return record
 
 
 def export(
@@ -337,7 +417,14 @@ def export(
     clean_leftovers(out)
     building = Path(tempfile.mkdtemp(prefix=f".{out.name}.building-{os.getpid()}-", dir=out.parent))
     try:
-        target = Target(serving_model(source), source.variant, building / "export", building / "scratch", tflite_quants)
+        target = Target(
+            serving_model(source),
+            source.variant,
+            source.dataset,
+            building / "export",
+            building / "scratch",
+            tflite_quants,
+        )
         target.folder.mkdir()
         target.scratch.mkdir()
         written = [name for writer, run in WRITERS.items() if writer in formats for name in run(target)]

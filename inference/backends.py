@@ -208,7 +208,7 @@ class SavedModelBackend(Backend):
 # activation, would run the file's own code when loaded, so anything else is refused unread.
 H5_CLASSES = frozenset({
     "Functional", "InputLayer", "Dense", "Reshape", "Conv2D", "Conv2DTranspose", "BatchNormalization", "LeakyReLU",
-    "UpSampling2D", "Embedding", "Concatenate", "Rescaling", "Activation", "Flatten", "Dropout",
+    "UpSampling2D", "Embedding", "Concatenate", "Rescaling", "ReLU", "Activation", "Flatten", "Dropout",
     "GlorotUniform", "Zeros", "Ones", "RandomUniform",
 })  # fmt: skip
 H5_ACTIVATIONS = frozenset({"linear", "relu", "tanh", "sigmoid"})

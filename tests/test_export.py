@@ -65,7 +65,7 @@ def assert_parity(run_dir, export_dir, name, artifact):
     expected = reference_images(run_dir, name, noise, labels)
     images = backend_for(export_dir, artifact).run(noise, labels)
     assert images.shape == (5, 28, 28, 1) and images.dtype == np.float32
-    assert images.min() >= -1e-6 and images.max() <= 1 + 1e-6
+    assert images.min() >= 0.0 and images.max() <= 1.0  # the contract holds exactly, in every format
     assert np.abs(images - expected).max() <= TOLERANCES[artifact]
 
 
@@ -113,6 +113,94 @@ def test_manifest_describes_the_export(exports, name):
         verify_artifact(export_dir, record)
     onnx_record = manifest["artifacts"]["onnx"]
     assert onnx_record["sha256"] == sha256_file(export_dir / "generator.onnx")
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_onnx_describes_itself(exports, name):
+    """A file apart from its manifest still says what it is: metadata props, producer, graph
+    name, a doc string, and no opset import that no node uses."""
+    _, export_dir = exports[name]
+    model = onnx.load(export_dir / spec.ARTIFACT_FORMATS["onnx"].path)
+    onnx.checker.check_model(model, full_check=True)
+    props = {entry.key: entry.value for entry in model.metadata_props}
+    variant = VARIANTS[name]
+    assert props["variant"] == name and props["dataset"] == "fashion_mnist"
+    assert json.loads(props["class_names"]) == list(spec.get_dataset("fashion_mnist").class_names)
+    assert int(props["latent_dim"]) == variant.latent_dim and json.loads(props["output_range"]) == [0.0, 1.0]
+    assert (
+        props["noise_distribution"] == spec.NOISE_DISTRIBUTION
+        and json.loads(props["conditional"]) == variant.conditional
+    )
+    assert model.producer_name == "fashiongan" and model.graph.name == "generator" and name in model.doc_string
+    assert [opset.domain for opset in model.opset_import] == [""]
+
+
+@pytest.mark.parametrize("name", ["dense", "cdcgan"])
+def test_manifest_states_each_tflite_files_minimum_runtime(exports, name):
+    """The manifest's min_runtime_version is the one the file records; dynamic-range int8 needs
+    a newer runtime than float32 and float16."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    _, export_dir = exports[name]
+    records = read_manifest(export_dir)["artifacts"]
+    versions = {}
+    for artifact in spec.artifacts_of("tflite"):
+        buffer = (export_dir / artifact.path).read_bytes()
+        model = schema.Model.GetRootAsModel(buffer, 0)
+        entries = [model.Metadata(index) for index in range(model.MetadataLength())]
+        (entry,) = [entry for entry in entries if entry.Name() == b"min_runtime_version"]
+        recorded = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().rstrip(b"\0").decode()
+        assert records[artifact.name]["min_runtime_version"] == recorded
+        versions[artifact.name] = tuple(int(part) for part in recorded.split("."))
+    assert versions["tflite_dynamic"] > versions["tflite"] and versions["tflite_float16"] >= versions["tflite"]
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_onnx_runs_in_opencv_dnn(exports, name):
+    """OpenCV's DNN module (the version the test extra installs) imports and runs every
+    variant's ONNX file with the images onnxruntime gives; no ConvTranspose keeps asymmetric
+    pads (OpenCV 4 and ONNX-to-PyTorch converters refuse those)."""
+    cv2 = pytest.importorskip("cv2")
+    _, export_dir = exports[name]
+    path = export_dir / spec.ARTIFACT_FORMATS["onnx"].path
+    model = onnx.load(path)
+    for node in model.graph.node:
+        pads = [list(a.ints) for a in node.attribute if a.name == "pads"]
+        if node.op_type == "ConvTranspose" and pads:
+            assert pads[0][: len(pads[0]) // 2] == pads[0][len(pads[0]) // 2 :], node.name
+    noise, labels = parity_inputs(name)
+    if labels is not None:  # the embedding is looked up with the label itself
+        assert any(node.op_type == "Gather" and node.input[1] == "label" for node in model.graph.node)
+    expected = backend_for(export_dir, "onnx").run(noise, labels)
+    net = cv2.dnn.readNetFromONNX(str(path))
+    net.setInput(noise, "noise")
+    if labels is not None:
+        net.setInput(labels, "label")
+    images = np.asarray(net.forward()).reshape(expected.shape)
+    assert np.abs(images - expected).max() <= 1e-5 and images.min() >= 0.0 and images.max() <= 1.0
+
+
+@pytest.mark.parametrize("name", sorted(VARIANTS))
+def test_onnx_runs_in_the_onnx_reference_evaluator(exports, name):
+    from onnx.reference import ReferenceEvaluator
+
+    _, export_dir = exports[name]
+    path = export_dir / spec.ARTIFACT_FORMATS["onnx"].path
+    noise, labels = parity_inputs(name, count=2)
+    feeds = {"noise": noise} if labels is None else {"noise": noise, "label": labels}
+    images = ReferenceEvaluator(onnx.load(path)).run(None, feeds)[0]
+    assert np.abs(images - backend_for(export_dir, "onnx").run(noise, labels)).max() <= 1e-5
+
+
+def test_h5_holds_no_keras3_only_input_keys(exports):
+    """TF 2.15's tf.keras refuses an InputLayer with tf_keras 2.21's `optional` key."""
+    import h5py
+
+    _, export_dir = exports["cdcgan"]
+    with h5py.File(export_dir / spec.ARTIFACT_FORMATS["h5"].path, "r") as handle:
+        config = json.loads(handle.attrs["model_config"])
+    inputs = [layer["config"] for layer in config["config"]["layers"] if layer["class_name"] == "InputLayer"]
+    assert len(inputs) == 2 and all("optional" not in layer for layer in inputs)
 
 
 def test_onnx_is_valid_with_named_dynamic_batch(exports):
