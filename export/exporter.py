@@ -221,12 +221,48 @@ def write_tflite(target: Target) -> tuple[str, ...]:
             raise ExportError(
                 f"TFLite conversion ({quant}) needs non-builtin ops or failed: {describe_error(error)}"
             ) from None
-        target.path(artifact.name).write_bytes(flatbuffer)
+        target.path(artifact.name).write_bytes(with_tflite_description(flatbuffer, target.variant, target.dataset))
         non_builtin = non_builtin_tflite_ops(target.path(artifact.name))
         if non_builtin:
             raise ExportError(f"{artifact.path} holds non-builtin ops: {', '.join(non_builtin)}")
         written.append(artifact.name)
     return tuple(written)
+
+
+TFLITE_METADATA = "fashiongan"  # the metadata entry holding the file's own description, as JSON
+
+
+def with_tflite_description(flatbuffer: bytes, variant: VariantSpec, dataset: DatasetSpec) -> bytes:
+    """The TFLite file with its description inside: a `fashiongan` metadata entry (the ONNX
+    file's metadata props plus the batch size, as JSON) and the model's description string, so a
+    mobile developer holding only the file can read the class names and the contract."""
+    import flatbuffers
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as schema
+
+    description = {**self_description(variant, dataset), "batch_size": str(spec.TFLITE_BATCH)}
+    model = schema.ModelT.InitFromPackedBuf(flatbuffer, 0)
+    model.description = (
+        f"fashiongan {variant.name} generator of {dataset.name}: {description['inputs']} -> "
+        f"{OUTPUT_NAME} in [0, 1], batch {spec.TFLITE_BATCH}; metadata '{TFLITE_METADATA}' holds the rest as JSON"
+    )
+    entry, payload = schema.MetadataT(), schema.BufferT()
+    payload.data = np.frombuffer(json.dumps(description).encode(), np.uint8)
+    model.buffers.append(payload)
+    entry.name, entry.buffer = TFLITE_METADATA, len(model.buffers) - 1
+    model.metadata = [*(model.metadata or []), entry]
+    builder = flatbuffers.Builder(len(flatbuffer) + 4096)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def tflite_metadata(path: Path) -> dict[str, bytes]:
+    """A TFLite file's metadata entries, by name."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
+    entries = (model.Metadata(index) for index in range(model.MetadataLength()))
+    return {entry.Name().decode(): model.Buffers(entry.Buffer()).DataAsNumpy().tobytes() for entry in entries}
 
 
 def tflite_ops(path: Path) -> list[str]:
@@ -243,15 +279,10 @@ def tflite_ops(path: Path) -> list[str]:
 def tflite_min_runtime(path: Path) -> str:
     """The oldest TFLite runtime the converter says can run the file (its `min_runtime_version`
     metadata, e.g. 2.17.0 for dynamic-range int8 FULLY_CONNECTED version 12)."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    buffer = path.read_bytes()
-    model = schema.Model.GetRootAsModel(buffer, 0)
-    for index in range(model.MetadataLength()):
-        entry = model.Metadata(index)
-        if entry.Name() == b"min_runtime_version":
-            return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().rstrip(b"\0").decode()
-    raise ExportError(f"{path.name}: the converter wrote no min_runtime_version")
+    version = tflite_metadata(path).get("min_runtime_version")
+    if version is None:
+        raise ExportError(f"{path.name}: the converter wrote no min_runtime_version")
+    return version.rstrip(b"\0").decode()
 
 
 def non_builtin_tflite_ops(path: Path) -> list[str]:

@@ -192,6 +192,24 @@ def test_onnx_runs_in_the_onnx_reference_evaluator(exports, name):
     assert np.abs(images - backend_for(export_dir, "onnx").run(noise, labels)).max() <= 1e-5
 
 
+@pytest.mark.parametrize("name", ["dense", "csngan"])
+def test_every_tflite_file_describes_itself(exports, name):
+    """The class names and the contract travel inside each TFLite file, read with LiteRT's own
+    flatbuffer schema; the file still runs (its parity is tested above)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    _, export_dir = exports[name]
+    for artifact in spec.artifacts_of("tflite"):
+        buffer = (export_dir / artifact.path).read_bytes()
+        model = schema.Model.GetRootAsModel(buffer, 0)
+        entries = {model.Metadata(i).Name(): model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
+        description = json.loads(model.Buffers(entries[b"fashiongan"]).DataAsNumpy().tobytes())
+        assert description["variant"] == name and description["batch_size"] == "1"
+        assert json.loads(description["class_names"]) == list(spec.get_dataset("fashion_mnist").class_names)
+        assert json.loads(description["output_range"]) == [0.0, 1.0] and b"min_runtime_version" in entries
+        assert model.Description().decode().startswith(f"fashiongan {name} generator")
+
+
 def test_h5_holds_no_keras3_only_input_keys(exports):
     """TF 2.15's tf.keras refuses an InputLayer with tf_keras 2.21's `optional` key."""
     import h5py
