@@ -242,10 +242,8 @@ def with_tflite_description(flatbuffer: bytes, variant: VariantSpec, dataset: Da
 
     description = {**self_description(variant, dataset), "batch_size": str(spec.TFLITE_BATCH)}
     model = schema.ModelT.InitFromPackedBuf(flatbuffer, 0)
-    model.description = (
-        f"fashiongan {variant.name} generator of {dataset.name}: {description['inputs']} -> "
-        f"{OUTPUT_NAME} in [0, 1], batch {spec.TFLITE_BATCH}; metadata '{TFLITE_METADATA}' holds the rest as JSON"
-    )
+    batch = f"batch {spec.TFLITE_BATCH}; metadata '{TFLITE_METADATA}' holds the rest as JSON"
+    model.description = f"{summary_line(variant, dataset)}, {batch}"
     entry, payload = schema.MetadataT(), schema.BufferT()
     payload.data = np.frombuffer(json.dumps(description).encode(), np.uint8)
     model.buffers.append(payload)
@@ -330,6 +328,14 @@ def self_description(variant: VariantSpec, dataset: DatasetSpec) -> dict[str, st
     }
 
 
+def summary_line(variant: VariantSpec, dataset: DatasetSpec) -> str:
+    """One line on what a generator file is, for ONNX's doc string and TFLite's description."""
+    return (
+        f"fashiongan {variant.name} generator of {dataset.name} images: inputs {', '.join(variant.input_names)} "
+        f"(noise {spec.NOISE_DISTRIBUTION}, {variant.latent_dim} wide), output {OUTPUT_NAME} in [0, 1]"
+    )
+
+
 def describe_onnx(proto, variant: VariantSpec, dataset: DatasetSpec) -> None:
     """The ONNX file's own description: metadata props, doc string, producer and graph name,
     and only the opset imports its nodes use (tf2onnx adds ai.onnx.ml unused)."""
@@ -340,10 +346,7 @@ def describe_onnx(proto, variant: VariantSpec, dataset: DatasetSpec) -> None:
         entry.key, entry.value = key, value
     proto.producer_name, proto.producer_version = "fashiongan", fashiongan.__version__
     proto.graph.name = "generator"
-    proto.doc_string = (
-        f"fashiongan {variant.name} generator of {dataset.name} images: inputs {description['inputs']} "
-        f"(noise {spec.NOISE_DISTRIBUTION}, {variant.latent_dim} wide), output {OUTPUT_NAME} in [0, 1]"
-    )
+    proto.doc_string = summary_line(variant, dataset)
     used = {node.domain for node in proto.graph.node} | {""}
     kept = [opset for opset in proto.opset_import if opset.domain in used]
     del proto.opset_import[:]

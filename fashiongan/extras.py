@@ -71,17 +71,13 @@ def require_training_keras(backend: str, needed_for: str) -> ModuleType:
     is first imported."""
     if backend == "auto":
         named = os.environ.get("KERAS_BACKEND", "")
-        if named in TRAIN_BACKENDS[1:]:
-            backend = named
-        elif importlib.util.find_spec("tensorflow"):
-            backend = "tensorflow"
-        elif importlib.util.find_spec("jax"):
-            backend = "jax"
-        else:
+        chosen = named if named in TRAIN_BACKENDS[1:] else installed_backend()
+        if chosen is None:
             raise FashionGANError(
                 f"{needed_for} needs TensorFlow or JAX, which this install lacks: "
                 f"pip install 'fashiongan[{EXTRA}]' or 'fashiongan[jax]'"
             )
+        backend = chosen
     if backend == "tensorflow":
         return require_tensorflow_keras(needed_for)
     os.environ["KERAS_BACKEND"] = backend
@@ -94,11 +90,16 @@ def require_training_keras(backend: str, needed_for: str) -> ModuleType:
     return keras
 
 
+def installed_backend() -> str | None:
+    """The Keras backend to take when none is named: TensorFlow where installed, else JAX."""
+    return next((name for name in TRAIN_BACKENDS[1:] if importlib.util.find_spec(name)), None)
+
+
 def import_keras(needed_for: str) -> ModuleType:
-    """Keras on KERAS_BACKEND if set, else on TensorFlow where installed, else on JAX (Keras
-    itself would insist on TensorFlow)."""
+    """Keras on KERAS_BACKEND if set, else on `installed_backend()` (Keras itself would insist
+    on TensorFlow)."""
     if "keras" not in sys.modules and not os.environ.get("KERAS_BACKEND"):
-        os.environ["KERAS_BACKEND"] = "tensorflow" if importlib.util.find_spec("tensorflow") else "jax"
+        os.environ["KERAS_BACKEND"] = installed_backend() or "tensorflow"
     return require("keras", needed_for)
 
 

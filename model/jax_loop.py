@@ -103,7 +103,6 @@ class Placement:
         import jax
         from jax.sharding import NamedSharding, PartitionSpec, SingleDeviceSharding
 
-        self.distribution = distribution
         if distribution is None:
             self.batches = self.replicated = SingleDeviceSharding(jax.devices()[0])
         else:

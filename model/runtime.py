@@ -150,15 +150,15 @@ def _resolve_jax_runtime(strategy, xla, steps_per_execution, mixed_precision, de
         keras.distribution.initialize()
     import jax
 
-    devices = jax.devices()
-    on_gpu = jax.local_devices()[0].platform == "gpu"
+    devices, local = jax.devices(), jax.local_devices()[0]
+    on_gpu = local.platform == "gpu"
     if strategy == "auto":
         strategy = "mirrored" if len(devices) > 1 else "one"
     distribution = None
     if strategy != "one":
         distribution = keras.distribution.DataParallel(devices=devices)
     if mixed_precision == "auto":
-        mixed_precision = "bfloat16" if on_gpu and _compute_capability(jax.local_devices()[0]) >= 8.0 else "off"
+        mixed_precision = "bfloat16" if on_gpu and _compute_capability(local) >= 8.0 else "off"
     return Runtime(
         backend="jax",
         strategy=distribution,

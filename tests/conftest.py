@@ -34,6 +34,19 @@ def write_idx_dataset(directory: Path, train: int = 64, test: int = 16, compress
     return directory
 
 
+def free_ports(count: int) -> list[int]:
+    """Ports free on 127.0.0.1 now, for tests that start a cluster of local processes."""
+    import socket
+
+    sockets = [socket.socket() for _ in range(count)]
+    for handle in sockets:
+        handle.bind(("127.0.0.1", 0))
+    ports = [handle.getsockname()[1] for handle in sockets]
+    for handle in sockets:
+        handle.close()
+    return ports
+
+
 def _gpu_visible() -> bool:
     """A GPU seen by TensorFlow, or by JAX where TensorFlow is absent (a GPU machine without it)."""
     import importlib.util

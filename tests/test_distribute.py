@@ -4,13 +4,13 @@ MultiWorkerMirroredStrategy workers on 127.0.0.1. Each runs in fresh processes, 
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import free_ports
 
 from fashiongan.model.runtime import resolve_runtime
 from fashiongan.model.train import TrainConfig, large_batch_lr_scale
@@ -74,16 +74,6 @@ def test_batch_must_split_over_replicas(tiny_data_dir, tmp_path):
     )
     _, stderr = process.communicate(timeout=240)
     assert process.returncode != 0 and "does not split evenly over 2 replicas" in stderr
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @pytest.mark.cpu_only

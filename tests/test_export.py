@@ -135,21 +135,26 @@ def test_onnx_describes_itself(exports, name):
     assert [opset.domain for opset in model.opset_import] == [""]
 
 
+def read_tflite(path):
+    """A TFLite file's model table and its metadata entries by name, read with LiteRT's own
+    flatbuffer schema (independently of the exporter's reader)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
+    entries = (model.Metadata(index) for index in range(model.MetadataLength()))
+    return model, {entry.Name(): model.Buffers(entry.Buffer()).DataAsNumpy().tobytes() for entry in entries}
+
+
 @pytest.mark.parametrize("name", ["dense", "cdcgan"])
 def test_manifest_states_each_tflite_files_minimum_runtime(exports, name):
     """The manifest's min_runtime_version is the one the file records; dynamic-range int8 needs
     a newer runtime than float32 and float16."""
-    from ai_edge_litert import schema_py_generated as schema
-
     _, export_dir = exports[name]
     records = read_manifest(export_dir)["artifacts"]
     versions = {}
     for artifact in spec.artifacts_of("tflite"):
-        buffer = (export_dir / artifact.path).read_bytes()
-        model = schema.Model.GetRootAsModel(buffer, 0)
-        entries = [model.Metadata(index) for index in range(model.MetadataLength())]
-        (entry,) = [entry for entry in entries if entry.Name() == b"min_runtime_version"]
-        recorded = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes().rstrip(b"\0").decode()
+        _, metadata = read_tflite(export_dir / artifact.path)
+        recorded = metadata[b"min_runtime_version"].rstrip(b"\0").decode()
         assert records[artifact.name]["min_runtime_version"] == recorded
         versions[artifact.name] = tuple(int(part) for part in recorded.split("."))
     assert versions["tflite_dynamic"] > versions["tflite"] and versions["tflite_float16"] >= versions["tflite"]
@@ -160,7 +165,8 @@ def test_onnx_runs_in_opencv_dnn(exports, name):
     """OpenCV's DNN module (the version the test extra installs) imports and runs every
     variant's ONNX file with the images onnxruntime gives; no ConvTranspose keeps asymmetric
     pads (OpenCV 4 and ONNX-to-PyTorch converters refuse those)."""
-    cv2 = pytest.importorskip("cv2")
+    import cv2  # the [test] extra installs it: a missing OpenCV fails here rather than skipping
+
     _, export_dir = exports[name]
     path = export_dir / spec.ARTIFACT_FORMATS["onnx"].path
     model = onnx.load(path)
@@ -196,17 +202,13 @@ def test_onnx_runs_in_the_onnx_reference_evaluator(exports, name):
 def test_every_tflite_file_describes_itself(exports, name):
     """The class names and the contract travel inside each TFLite file, read with LiteRT's own
     flatbuffer schema; the file still runs (its parity is tested above)."""
-    from ai_edge_litert import schema_py_generated as schema
-
     _, export_dir = exports[name]
     for artifact in spec.artifacts_of("tflite"):
-        buffer = (export_dir / artifact.path).read_bytes()
-        model = schema.Model.GetRootAsModel(buffer, 0)
-        entries = {model.Metadata(i).Name(): model.Metadata(i).Buffer() for i in range(model.MetadataLength())}
-        description = json.loads(model.Buffers(entries[b"fashiongan"]).DataAsNumpy().tobytes())
+        model, metadata = read_tflite(export_dir / artifact.path)
+        description = json.loads(metadata[b"fashiongan"])
         assert description["variant"] == name and description["batch_size"] == "1"
         assert json.loads(description["class_names"]) == list(spec.get_dataset("fashion_mnist").class_names)
-        assert json.loads(description["output_range"]) == [0.0, 1.0] and b"min_runtime_version" in entries
+        assert json.loads(description["output_range"]) == [0.0, 1.0] and b"min_runtime_version" in metadata
         assert model.Description().decode().startswith(f"fashiongan {name} generator")
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import free_ports
 
 from fashiongan.spec import VARIANTS
 
@@ -158,18 +159,6 @@ def test_cli_trains_on_jax_and_evaluates_without_tensorflow(tiny_data_dir, tmp_p
                       "--n", "16", "--out", str(result)) == 0  # fmt: skip
     figures = json.loads(result.read_text())["generator"]
     assert np.isfinite(figures["frechet_distance"]) and 0 <= figures["recall"] <= 1
-
-
-def free_ports(count: int) -> list[int]:
-    import socket
-
-    sockets = [socket.socket() for _ in range(count)]
-    for handle in sockets:
-        handle.bind(("127.0.0.1", 0))
-    ports = [handle.getsockname()[1] for handle in sockets]
-    for handle in sockets:
-        handle.close()
-    return ports
 
 
 @pytest.mark.slow
