@@ -55,7 +55,7 @@ def main() -> None:
             print(f"| {variant.name} | {artifact} | {figures} |")
     print()
     for run, seconds in timings:
-        print(f"export of {run}: {seconds:.1f} s (keras, savedmodel, 3 tflite, onnx, h5)")
+        print(f"export of {run}: {seconds:.1f} s (keras, savedmodel, {len(spec.TFLITE_QUANTS)} tflite, onnx, h5)")
 
 
 if __name__ == "__main__":

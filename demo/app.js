@@ -45,7 +45,7 @@ async function loadGenerator() {
   const { tflite_artifacts: tfliteArtifacts } = await (await fetchOk(SPEC_URL)).json();
   const manifest = await (await fetchOk(`${MODEL_URL}manifest.json`)).json();
   const artifact = tfliteArtifacts.find((name) => manifest.artifacts && manifest.artifacts[name]);
-  if (!artifact) throw new Error("the export has no TFLite generator (export it with --formats tflite)");
+  if (!artifact) throw new Error("the export has no float TFLite generator (export it with --formats tflite --tflite-quant none)");
   const path = manifest.artifacts[artifact].path;
   const bytes = new Uint8Array(await (await fetchOk(`${MODEL_URL}${path}`)).arrayBuffer());
   await loadLiteRt(WASM_LOADER);

@@ -21,7 +21,8 @@ PAGE_DIR = Path(__file__).resolve().parent
 MODEL_PREFIX = "/model/"
 NOT_SERVED = "__not_served__"  # a name that never exists: the answer to a refused path
 SPEC_PATH = "/spec.json"  # what the page reads of fashiongan.spec
-TFLITE_ARTIFACTS = tuple(artifact.name for artifact in spec.artifacts_of("tflite"))
+# The page feeds float32 noise and reads float32 images: every TFLite file but the full-integer one.
+TFLITE_ARTIFACTS = tuple(artifact.name for artifact in spec.artifacts_of("tflite") if not artifact.integer_io)
 TYPES = {
     ".js": "text/javascript",
     ".wasm": "application/wasm",

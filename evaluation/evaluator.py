@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,11 @@ def evaluate(
     data_dir: str | None = None,
     format: str | None = None,
     trust_savedmodel: bool = False,
+    progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Quality figures of `n` samples from `model` against `n` test images, and the floor."""
+    """Quality figures of `n` samples from `model` against `n` test images, and the floor;
+    `progress` is told each stage as it starts."""
+    report = progress or (lambda message: None)
     from fashiongan import inference
 
     if n <= k:
@@ -55,16 +59,19 @@ def evaluate(
     net = Classifier(find_classifier(dataset, classifier))
     rng = np.random.default_rng(seed)
     real_order = rng.permutation(len(test.images))[:n]
+    report(f"evaluate: classifier features of {n:,} test and {n:,} train images (the real-data floor)")
     real_features, real_probabilities = net(unit(test.images[real_order]))
     floor_features, floor_probabilities = net(unit(train.images[rng.permutation(len(train.images))[:n]]))
 
     labels = sampler.labels(n) if sampler.conditional else None
+    report(f"evaluate: sampling {n:,} images from {sampler.format}")
     images = np.concatenate(
         [
             sampler.generate(sampler.noise(n, seed)[i : i + 500], None if labels is None else labels[i : i + 500])
             for i in range(0, n, 500)
         ]
     )
+    report("evaluate: classifier features of the samples, then k-NN precision and recall")
     features, probabilities = net(np.clip(images, 0.0, 1.0).astype(np.float32))
     result = {
         "model": str(model),

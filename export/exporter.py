@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -214,6 +215,10 @@ def write_tflite(target: Target) -> tuple[str, ...]:
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
         if quant == "float16":
             converter.target_spec.supported_types = [tf.float16]
+        if quant == "int8":
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+            converter.representative_dataset = calibration_rows(target.variant)
+            converter.inference_input_type = converter.inference_output_type = tf.int8
         try:
             with _quiet():
                 flatbuffer = converter.convert()
@@ -229,6 +234,22 @@ def write_tflite(target: Target) -> tuple[str, ...]:
     return tuple(written)
 
 
+def calibration_rows(variant: VariantSpec):
+    """The representative inputs the full-integer converter calibrates activations with: batch-1
+    rows of the generator's own noise, labels spread evenly over the classes."""
+    import numpy as np
+
+    def rows():
+        noise = np.random.default_rng(0).standard_normal((spec.TFLITE_CALIBRATION_ROWS, variant.latent_dim))
+        for row, values in enumerate(noise.astype(spec.NOISE_DTYPE)):
+            feeds = {NOISE_INPUT: values[None]}
+            if variant.conditional:
+                feeds[LABEL_INPUT] = np.array([row % variant.num_classes], spec.LABEL_DTYPE)
+            yield feeds
+
+    return rows
+
+
 TFLITE_METADATA = "fashiongan"  # the metadata entry holding the file's own description, as JSON
 
 
@@ -241,6 +262,7 @@ def with_tflite_description(flatbuffer: bytes, variant: VariantSpec, dataset: Da
     from ai_edge_litert import schema_py_generated as schema
 
     description = {**self_description(variant, dataset), "batch_size": str(spec.TFLITE_BATCH)}
+    description.update(integer_io_description(flatbuffer))
     model = schema.ModelT.InitFromPackedBuf(flatbuffer, 0)
     batch = f"batch {spec.TFLITE_BATCH}; metadata '{TFLITE_METADATA}' holds the rest as JSON"
     model.description = f"{summary_line(variant, dataset)}, {batch}"
@@ -252,6 +274,35 @@ def with_tflite_description(flatbuffer: bytes, variant: VariantSpec, dataset: Da
     builder = flatbuffers.Builder(len(flatbuffer) + 4096)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     return bytes(builder.Output())
+
+
+def integer_io_description(flatbuffer: bytes) -> dict[str, str]:
+    """For a full-integer file, what its int8 `noise` and `images` mean: each tensor's scale and
+    zero point (x = (q - zero_point) * scale), as JSON under `quantization`, and the inputs and
+    output with their int8 type; nothing for a file with float inputs and outputs."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=flatbuffer).get_signature_runner("serving_default")
+    tensors = {**runner.get_input_details(), **runner.get_output_details()}
+    quantized = {
+        name: detail["quantization"]
+        for name, detail in tensors.items()
+        if np.issubdtype(detail["dtype"], np.integer) and detail["quantization"][0]
+    }
+    if not quantized:
+        return {}
+
+    def typed(name: str) -> str:
+        kind = "int8" if name in quantized else np.dtype(tensors[name]["dtype"]).name
+        return f"{name}: {kind}"
+
+    inputs = runner.get_input_details()
+    return {
+        "inputs": ", ".join(typed(name) for name in inputs),
+        "output": f"{typed(OUTPUT_NAME)} N×28×28×1",
+        "quantization": json.dumps({name: [float(scale), int(zero)] for name, (scale, zero) in quantized.items()}),
+    }
 
 
 def tflite_metadata(path: Path) -> dict[str, bytes]:
@@ -290,12 +341,44 @@ def non_builtin_tflite_ops(path: Path) -> list[str]:
     )
 
 
+def with_resize_upsampling(model):
+    """The model with each nearest UpSampling2D computed as a nearest-neighbour resize (the same
+    pixels): tf2onnx writes Keras' repeat as 5-D Reshape and Tile, which OpenCV 4.11 and older
+    compute wrongly, and a resize as one ONNX Resize. For conversion only; never saved."""
+    import keras
+    import tensorflow as tf
+
+    class NearestResize(keras.layers.Layer):
+        def __init__(self, size: tuple[int, int], **kwargs):
+            super().__init__(**kwargs)
+            self.size = size
+
+        def call(self, images):
+            height, width = images.shape[1] * self.size[0], images.shape[2] * self.size[1]
+            return tf.raw_ops.ResizeNearestNeighbor(
+                images=images, size=[height, width], align_corners=False, half_pixel_centers=False
+            )
+
+    def clone(layer):
+        if isinstance(layer, keras.layers.UpSampling2D) and layer.interpolation == "nearest":
+            if layer.data_format != "channels_last":
+                raise ExportError(f"ONNX export: {layer.name} is channels_first, only channels_last is handled")
+            return NearestResize(tuple(layer.size), name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    if not any(isinstance(layer, keras.layers.UpSampling2D) for layer in model.layers):
+        return model
+    cloned = keras.models.clone_model(model, clone_function=clone)
+    cloned.set_weights(model.get_weights())
+    return cloned
+
+
 def write_onnx(target: Target) -> tuple[str, ...]:
     """ONNX through tf2onnx from the traced tf.function, with a dynamic `batch` axis."""
     import onnx
     import tf2onnx
 
-    function = serving_function(target.model, target.variant)
+    function = serving_function(with_resize_upsampling(target.model), target.variant)
     try:
         with _quiet():
             proto, _ = tf2onnx.convert.from_function(
@@ -436,8 +519,10 @@ def export(
     tflite_quants: tuple[str, ...] = spec.TFLITE_QUANTS[:1],
     variant: str | None = None,
     dataset: str | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Path:
-    """Write every requested format and manifest.json into `out`, replacing it only on success."""
+    """Write every requested format and manifest.json into `out`, replacing it only on success;
+    `progress` is told each format as it is written, and how long it took."""
     for chosen, allowed, name in ((formats, WRITERS, "format"), (tflite_quants, spec.TFLITE_QUANTS, "TFLite quant")):
         unknown = [item for item in chosen if item not in allowed]
         if unknown:
@@ -461,7 +546,13 @@ def export(
         )
         target.folder.mkdir()
         target.scratch.mkdir()
-        written = [name for writer, run in WRITERS.items() if writer in formats for name in run(target)]
+        written = []
+        for writer, run in WRITERS.items():
+            if writer in formats:
+                started = time.monotonic()
+                written += run(target)
+                if progress:
+                    progress(f"export: {writer} written in {time.monotonic() - started:.1f} s")
         manifest = build_manifest(source, target.folder, written)
         (target.folder / spec.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         _replace_folder(target.folder, out)
@@ -541,14 +632,17 @@ def _replace_folder(new: Path, target: Path) -> None:
 
 @contextlib.contextmanager
 def _quiet():
-    """Silence the converters' prints, Python warnings and TensorFlow's Python logging."""
+    """Silence the converters' prints (Python's and the native ones on fd 2, such as the
+    full-integer converter's `fully_quantize` line), Python warnings and TensorFlow's logging."""
     import tensorflow as tf
+
+    from fashiongan.extras import quiet_stderr
 
     logger = tf.get_logger()
     level = logger.level
     logger.setLevel("ERROR")
     try:
-        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(), quiet_stderr():
             warnings.simplefilter("ignore")
             yield
     finally:

@@ -6,6 +6,9 @@ same images (the export's parity tests hold them to onnxruntime's output).
   written with the smaller pad on both sides and a Slice that crops the rest.
 - Keras' Embedding wraps negative labels with int32 Less/Cast/Mul/Add arithmetic before its
   Gather; ONNX's Gather wraps negative indices itself, so the lookup takes `label` directly.
+- OpenCV 4's DNN module holds a 1-D input as an N x 1 matrix, so its Gather of the embedding
+  table gives N x 1 x E, and the Concat with the N x latent noise fails (`curShape.size() ==
+  outputs[0].size()`). A Flatten(axis=1) after the lookup gives N x E in every runtime.
 """
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ def direct_label_lookup(graph) -> None:
     prune(graph)
 
 
+def flat_label_lookup(graph) -> None:
+    """Each Gather on `label` is followed by a Flatten(axis=1): N x E whatever rank the
+    runtime gives the label."""
+    from onnx import helper
+
+    rewritten = []
+    for node in graph.node:
+        rewritten.append(node)
+        if node.op_type == "Gather" and node.input[1] == LABEL_INPUT:
+            output = node.output[0]
+            node.output[0] = f"{output}/unflattened"
+            rewritten.append(helper.make_node("Flatten", [node.output[0]], [output], axis=1, name=f"{node.name}/flat"))
+    del graph.node[:]
+    graph.node.extend(rewritten)
+
+
 def symmetric_transposed_convolutions(graph) -> None:
     """ConvTranspose with pads (begin, end) unequal: pads min(begin, end) on both sides, then
     a Slice that crops begin - min at the start and end - min at the end of each spatial axis."""
@@ -95,4 +114,5 @@ def symmetric_transposed_convolutions(graph) -> None:
 def for_every_consumer(proto) -> None:
     """All of the rewrites above, in place."""
     direct_label_lookup(proto.graph)
+    flat_label_lookup(proto.graph)
     symmetric_transposed_convolutions(proto.graph)

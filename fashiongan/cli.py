@@ -8,6 +8,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from pathlib import Path
 
 from fashiongan import spec
@@ -67,6 +68,19 @@ def positive_float(text: str) -> float:
     return value
 
 
+def progress(args):
+    """Where evaluate and export report each stage: stderr with the time since the start (stdout
+    keeps the results), or nowhere with --quiet."""
+    if args.quiet:
+        return None
+    started = time.monotonic()
+
+    def report(message: str) -> None:
+        print(f"[{time.monotonic() - started:5.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
 def verbosity(args) -> int:
     """A progress bar on terminals, else a line an epoch; none with --quiet."""
     return 0 if args.quiet else (1 if sys.stdout.isatty() else 2)
@@ -96,6 +110,13 @@ def add_train_parser(commands) -> None:
     parser.add_argument("--data-dir", type=path_text, help="directory holding the four IDX files (or <name>/ below it)")
     parser.add_argument("--steps-per-epoch", type=positive_int, help="cap each epoch at this many steps")
     parser.add_argument("--max-steps", type=positive_int, help="stop after this many steps in all")
+    parser.add_argument(
+        "--time-budget",
+        type=positive_float,
+        metavar="MINUTES",
+        help="stop cleanly after this many minutes of training (checkpointed inside the epoch; "
+        "--resume goes on exactly), or at --epochs, whichever comes first",
+    )
     parser.add_argument("--g-lr", type=positive_float, dest="g_learning_rate", help="generator learning rate")
     parser.add_argument("--d-lr", type=positive_float, dest="d_learning_rate", help="discriminator learning rate")
     parser.add_argument("--beta1", type=float, dest="beta_1", help="Adam beta_1 for both networks")
@@ -111,6 +132,18 @@ def add_train_parser(commands) -> None:
         dest="ema_momentum",
         help="momentum of the moving average of the generator's weights that grids and "
         "export use; 0 uses the raw weights (default: 0.999)",
+    )
+    parser.add_argument(
+        "--ema-warmup",
+        choices=("on", "off"),
+        help="start the moving average short: momentum min(M, (1 + step) / (10 + step)) (default: the variant's)",
+    )
+    parser.add_argument(
+        "--augment",
+        metavar="POLICY",
+        help="DiffAugment on every image the discriminator sees, comma-separated: "
+        + "; ".join(f"{name}: {description}" for name, description in spec.AUGMENTATIONS.items())
+        + "; none for none (default: the variant's)",
     )
     parser.add_argument("--grid-size", type=positive_int, help="sample grid side (default: 4, a 4x4 grid)")
     speed = parser.add_argument_group(
@@ -157,13 +190,17 @@ def run_train(args) -> int:
 
     base = TrainConfig(out=args.out)
     if args.resume and (Path(args.out) / CONFIG_FILE).is_file():
-        # --max-steps is this invocation's stop, not the run's: a resume without it goes on to --epochs
-        base = dataclasses.replace(TrainConfig.load(Path(args.out) / CONFIG_FILE), out=args.out, max_steps=None)
+        # --max-steps and --time-budget are this invocation's stops, not the run's: a resume
+        # without them goes on to --epochs
+        saved = TrainConfig.load(Path(args.out) / CONFIG_FILE)
+        base = dataclasses.replace(saved, out=args.out, max_steps=None, time_budget=None)
     given = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(TrainConfig)
         if getattr(args, field.name, None) is not None
     }
+    if "ema_warmup" in given:
+        given["ema_warmup"] = given["ema_warmup"] == "on"
     train(dataclasses.replace(base, **given), resume=args.resume, verbose=verbosity(args))
     return 0
 
@@ -228,6 +265,7 @@ def add_export_parser(commands) -> None:
     )
     parser.add_argument("--variant", choices=tuple(spec.VARIANTS), help="variant of a bare .keras file")
     parser.add_argument("--dataset", choices=tuple(spec.DATASETS), help="dataset of a bare .keras file")
+    parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run_export)
 
 
@@ -246,7 +284,9 @@ def run_export(args) -> int:
     require_tensorflow_keras("fashiongan export")
     from fashiongan.export.exporter import export
 
-    out = export(args.source, args.out, formats, quants, variant=args.variant, dataset=args.dataset)
+    out = export(
+        args.source, args.out, formats, quants, variant=args.variant, dataset=args.dataset, progress=progress(args)
+    )
     print(f"exported {', '.join(formats)} to {out}/ (manifest: {out / spec.MANIFEST_FILE})")
     return 0
 
@@ -390,6 +430,7 @@ def add_quality_parsers(commands) -> None:
     add_trust_flag(evaluate)
     evaluate.add_argument("--seed", type=non_negative_int, default=0)
     evaluate.add_argument("--data-dir", type=path_text)
+    evaluate.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     evaluate.set_defaults(handler=run_evaluate)
 
 
@@ -417,6 +458,7 @@ def run_evaluate(args) -> int:
         data_dir=args.data_dir,
         format=args.format,
         trust_savedmodel=args.trust_savedmodel,
+        progress=progress(args),
     )
     print(format_table(result))
     if args.out:

@@ -143,15 +143,56 @@ class TFLiteBackend(Backend):
             raise BackendError(f"{path}: `{spec.NOISE_INPUT}` has shape {list(shape)}, not [batch, latent]")
         self.batch_size = int(shape[0])
         self._latent_dim = _latent_size(shape[1], path)
+        outputs = self.runner.get_output_details()
+        if spec.OUTPUT_NAME not in outputs:
+            raise BackendError(f"{path}: no `{spec.OUTPUT_NAME}` output (it has {', '.join(outputs) or 'none'})")
+        self.inputs, self.output = details, outputs[spec.OUTPUT_NAME]
 
     def run(self, noise, labels=None):
-        feeds = self._feeds(noise, labels)
+        feeds = {
+            name: quantized(value, self.inputs[name]) if integer_tensor(self.inputs[name]) else value
+            for name, value in self._feeds(noise, labels).items()
+        }
         step = self.batch_size if self.batch_size > 0 else len(noise)
-        chunks = [
-            self.runner(**{name: value[start : start + step] for name, value in feeds.items()})[spec.OUTPUT_NAME]
-            for start in range(0, len(noise), step)
-        ]
-        return np.concatenate(chunks)
+        chunks = [self._call({name: value[start : start + step] for name, value in feeds.items()}, step)
+                  for start in range(0, len(noise), step)]  # fmt: skip
+        images = np.concatenate(chunks)
+        if integer_tensor(self.output):  # int8 steps of scale ~1/255 may round a hair past 1
+            images = np.clip(dequantized(images, self.output), *spec.OUTPUT_RANGE)
+        return images
+
+    def _call(self, feeds: dict[str, np.ndarray], step: int) -> np.ndarray:
+        """One runtime call of exactly `step` rows: a shorter last chunk is padded with copies of
+        its first row, whose images are dropped."""
+        rows = len(next(iter(feeds.values())))
+        padded = {
+            name: np.concatenate([values, np.repeat(values[:1], step - rows, axis=0)]) for name, values in feeds.items()
+        }
+        try:
+            return self.runner(**padded)[spec.OUTPUT_NAME][:rows]
+        except Exception as error:  # LiteRT raises RuntimeError/ValueError with its own wording
+            raise BackendError(
+                f"{self.path}: LiteRT could not run it ({describe_error(error)}); its batch is fixed at "
+                f"export to {step} row(s) a call"
+            ) from None
+
+
+def integer_tensor(detail: dict) -> bool:
+    """A full-integer file's quantized tensor (int8 with a scale), not an int32 label."""
+    return np.issubdtype(detail["dtype"], np.integer) and bool(detail["quantization"][0])
+
+
+def quantized(values: np.ndarray, detail: dict) -> np.ndarray:
+    """Float values as a quantized input wants them: round(x / scale) + zero point, saturated."""
+    scale, zero_point = detail["quantization"]
+    bounds = np.iinfo(detail["dtype"])
+    return np.clip(np.round(values / scale) + zero_point, bounds.min, bounds.max).astype(detail["dtype"])
+
+
+def dequantized(values: np.ndarray, detail: dict) -> np.ndarray:
+    """A quantized output as float32: (q - zero point) * scale."""
+    scale, zero_point = detail["quantization"]
+    return ((values.astype(np.float32) - zero_point) * np.float32(scale)).astype(np.float32)
 
 
 class KerasBackend(Backend):

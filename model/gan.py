@@ -12,12 +12,13 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from fashiongan.model.augment import diff_augment
 from fashiongan.model.data import scale_images
 from fashiongan.model.losses import GRADIENT_PENALTY_WEIGHT, LOSSES, gradient_penalty, interpolate
 from fashiongan.model.variants import REAL_INPUT
 from fashiongan.spec import LABEL_INPUT, NOISE_INPUT
 
-NOISE_STREAM, LABEL_NOISE_STREAM, PENALTY_STREAM = 0, 2, 3
+NOISE_STREAM, AUGMENT_STREAM, LABEL_NOISE_STREAM, PENALTY_STREAM = 0, 1, 2, 3
 
 
 def stateless_draw(kind: str, shape, seed_base: int, step, offset: int = 0):
@@ -47,6 +48,23 @@ def stateless_draw(kind: str, shape, seed_base: int, step, offset: int = 0):
     return (jax.random.normal if kind == "normal" else jax.random.uniform)(key, shape, jnp.float32)
 
 
+class WarmupEMAAdam(keras.optimizers.Adam):
+    """Adam whose moving average of the weights starts short: it copies the weights at step 0
+    (as Keras' does), then takes momentum min(ema_momentum, (1 + t) / (10 + t)) at step t, as
+    TensorFlow's ExponentialMovingAverage with `num_updates`, so the average of a short run is
+    not held back by its first weights."""
+
+    def _update_model_variables_moving_average(self, trainable_variables) -> None:
+        if not self.use_ema:
+            return
+        step = ops.cast(self.iterations, "float32")
+        momentum = ops.where(step > 0, ops.minimum(self.ema_momentum, (1.0 + step) / (10.0 + step)), 0.0)
+        for variable, average in zip(trainable_variables, self._model_variables_moving_average):
+            if average is not None:
+                rate = ops.cast(momentum, variable.dtype)
+                average.assign(rate * average + (1 - rate) * variable)
+
+
 class GAN(keras.Model):
     """Trains `generator` against `discriminator`; only the generator is exported.
 
@@ -65,7 +83,10 @@ class GAN(keras.Model):
     labels of the real batch, so every class is drawn as often as the data holds it.
 
     The generator's optimizer may keep an exponential moving average of its weights
-    (`use_ema`); `train.sampling_generator` reads it for sampling and export."""
+    (`use_ema`); `train.sampling_generator` reads it for sampling and export.
+
+    `augment` names DiffAugment transforms (`model.augment`) applied to every image the
+    discriminator sees, real and generated, in its update and in the generator's."""
 
     def __init__(
         self,
@@ -79,6 +100,7 @@ class GAN(keras.Model):
         labels=None,
         num_classes: int = 0,
         value_range: tuple[float, float] = (-1.0, 1.0),
+        augment: tuple[str, ...] = (),
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -93,6 +115,7 @@ class GAN(keras.Model):
         self._labels = labels
         self.num_classes = num_classes
         self.value_range = value_range
+        self.augment = tuple(augment)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
         self.d_real_tracker = keras.metrics.Mean(name="d_real")
@@ -125,6 +148,14 @@ class GAN(keras.Model):
             real = scale_images(ops.take(images, batch, axis=0), self.value_range)
             return real, (ops.take(all_labels, batch, axis=0) if self.num_classes else None)
         return batch, labels
+
+    def augmented(self, images, step, offset: int):
+        """`images` as the discriminator sees them: under the `augment` transforms, drawn from
+        (seed, step, offset); real batches take offset 0, generated ones 1."""
+        if not self.augment:
+            return images
+        uniform = lambda shape, draw: self._draw("uniform", shape, AUGMENT_STREAM, step, 4 * offset + draw + 1)  # noqa: E731
+        return diff_augment(images, self.augment, uniform, self.value_range[0])
 
     def noise(self, batch_size, step):
         return self._draw("normal", (batch_size, self.latent_dim), NOISE_STREAM, step)
@@ -167,6 +198,7 @@ class GAN(keras.Model):
         batch, labels, _ = keras.utils.unpack_x_y_sample_weight(data)
         real_images, labels = self.real_batch(batch, labels, self._images, self._labels)
         step = self.g_optimizer.iterations
+        real_images = self.augmented(real_images, step, 0)
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         noise = self.noise(tf.shape(real_images)[0], step)
 
@@ -177,6 +209,7 @@ class GAN(keras.Model):
         with tf.GradientTape(watch_accessed_variables=False) as g_tape:
             g_tape.watch([variable.value for variable in generator_variables])
             fake_images = self.generator(self.named(NOISE_INPUT, noise, labels), training=True)
+            fake_images = self.augmented(fake_images, step, 1)
             with tf.GradientTape() as d_tape:
                 real_logits = critic(real_images)
                 fake_logits = critic(tf.stop_gradient(fake_images))
@@ -216,6 +249,7 @@ class GAN(keras.Model):
         import jax
 
         real_images, labels = self.real_batch(batch, None, images, all_labels)
+        real_images = self.augmented(real_images, step, 0)
         noise = self.noise(real_images.shape[0], step)
         generator, discriminator = self.generator, self.discriminator
 
@@ -234,7 +268,7 @@ class GAN(keras.Model):
 
         def d_loss_fn(d_trainable):
             real_logits, d_non_trainable = critic(d_trainable, state["d_non_trainable"], real_images)
-            fake = ops.stop_gradient(fake_images)
+            fake = ops.stop_gradient(self.augmented(fake_images, step, 1))
             fake_logits, d_non_trainable = critic(d_trainable, d_non_trainable, fake)
             penalty_gradients = None
             if self.uses_penalty:
@@ -254,7 +288,7 @@ class GAN(keras.Model):
         d_trainable, d_optimizer = self.d_optimizer.stateless_apply(state["d_optimizer"], d_grads, state["d_trainable"])
 
         def g_loss_fn(fake):
-            logits, non_trainable = critic(d_trainable, d_non_trainable, fake)
+            logits, non_trainable = critic(d_trainable, d_non_trainable, self.augmented(fake, step, 1))
             return self.g_loss_fn(logits), non_trainable
 
         (g_loss, d_non_trainable), fake_grads = jax.value_and_grad(g_loss_fn, has_aux=True)(fake_images)

@@ -20,6 +20,7 @@ import time
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from fashiongan import spec
 from fashiongan.errors import FashionGANError
 from fashiongan.extras import quiet_stderr
 from fashiongan.files import ensure_free_space, write_atomic
-from fashiongan.inference.grid import save_grid, to_uint8
+from fashiongan.inference.grid import animation_frame, save_animation, save_grid, to_uint8
 from fashiongan.model import data
 from fashiongan.spec import get_variant
 
@@ -36,14 +37,17 @@ HISTORY_FILE = "history.csv"
 GENERATOR_FILE = "generator.keras"
 CHECKPOINTS_DIR = "checkpoints"
 SAMPLES_DIR = "samples"
+ANIMATION_FILE = "progress.gif"  # in SAMPLES_DIR: the per-epoch grids as one animated image
 KEEP_CHECKPOINTS = 2
 MAX_STEPS_PER_EXECUTION = 4096  # steps per host call; Keras overflows far beyond
 MAX_GRID_SIZE = 64  # a 64×64 grid of the epoch's samples is a 7688-pixel square PNG
+PROGRESS_SECONDS = 30.0  # a progress line at the first step this long after the last, in a log or a pipe
 LOCK_FILE = ".lock"  # held by the process training in the run folder
 # what --resume may change: the targets, the data's place and how (not what) to compute
 RESUMABLE_CHANGES = (
     "epochs",
     "max_steps",
+    "time_budget",
     "out",
     "data_dir",
     "strategy",
@@ -71,6 +75,7 @@ class TrainConfig:
     data_dir: str | None = None
     steps_per_epoch: int | None = None
     max_steps: int | None = None
+    time_budget: float | None = None  # minutes of training for this invocation, then a clean stop
     g_learning_rate: float | None = None
     d_learning_rate: float | None = None
     beta_1: float | None = None
@@ -82,6 +87,8 @@ class TrainConfig:
     device_data: str = "auto"
     loss: str | None = None
     ema_momentum: float | None = None
+    ema_warmup: bool | None = None
+    augment: str | None = None  # DiffAugment policy, e.g. "translation,cutout"; "none" for none
 
     def resolved(self) -> TrainConfig:
         """A copy with the variant's defaults filled in and every number checked."""
@@ -97,6 +104,8 @@ class TrainConfig:
             beta_1=variant.beta_1 if self.beta_1 is None else self.beta_1,
             loss=self.loss or variant.loss,
             ema_momentum=variant.ema_momentum if self.ema_momentum is None else self.ema_momentum,
+            ema_warmup=variant.ema_warmup if self.ema_warmup is None else self.ema_warmup,
+            augment=",".join(spec.parse_augment(variant.augment if self.augment is None else self.augment)) or "none",
         )
         if config.loss not in spec.LOSSES:
             raise FashionGANError(f"unknown loss {config.loss!r}; choose one of: {', '.join(spec.LOSSES)}")
@@ -105,6 +114,7 @@ class TrainConfig:
             "batch_size",
             "steps_per_epoch",
             "max_steps",
+            "time_budget",
             "grid_size",
             "g_learning_rate",
             "d_learning_rate",
@@ -311,7 +321,8 @@ def _callbacks():
 
     class SampleGrid(keras.callbacks.Callback):
         """After each epoch, write a grid from the same fixed inputs (noise, and labels for a
-        conditional generator), drawn by the generator that export will use."""
+        conditional generator), drawn by the generator that export will use, and rewrite the
+        animation of all the epochs' grids."""
 
         def __init__(self, variant_name: str, inputs, output_range, directory: Path, nrow: int):
             super().__init__()
@@ -319,6 +330,7 @@ def _callbacks():
             self.directory, self.nrow = directory, nrow
             self.generator = None
             self.last_path: Path | None = None
+            self.frames: dict[Path, object] | None = None  # by grid path; a resumed run reads the earlier ones once
 
         def on_epoch_end(self, epoch, logs=None):
             if not _finite(logs):
@@ -331,6 +343,10 @@ def _callbacks():
                 nrow=self.nrow,
                 scale=4,
             )
+            if self.frames is None:
+                self.frames = {path: animation_frame(path) for path in self.directory.glob("epoch-*.png")}
+            self.frames[self.last_path] = animation_frame(self.last_path)
+            save_animation([self.frames[path] for path in sorted(self.frames)], self.directory / ANIMATION_FILE)
 
     class Checkpoint(keras.callbacks.Callback):
         """After each epoch with finite losses, and at a stop inside one (--max-steps), save
@@ -405,7 +421,63 @@ def _callbacks():
             if int(self.model.g_optimizer.iterations.numpy()) >= self.max_steps:
                 self.model.stop_training = True
 
-    return SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard
+    class StopAtDeadline(keras.callbacks.Callback):
+        """Stop after the step (or device call) that ends past `seconds` of training; the
+        Checkpoint callback then saves the position inside the epoch, so --resume goes on exactly."""
+
+        def __init__(self, seconds: float):
+            super().__init__()
+            self.seconds, self.deadline, self.reached = seconds, None, False
+
+        def on_train_begin(self, logs=None):
+            if self.deadline is None:  # a resumed run's two fit calls share one budget
+                self.deadline = time.monotonic() + self.seconds
+
+        def on_train_batch_end(self, batch, logs=None):
+            if time.monotonic() >= self.deadline:
+                self.model.stop_training = self.reached = True
+
+    class ProgressLines(keras.callbacks.Callback):
+        """For logs and pipes, where Keras prints a line an epoch: a line at the first step (or
+        device call) ending `interval` seconds after the last line, with the step, images per
+        second, an estimate of the time left and the running losses. The first interval starts
+        after the first step, so compilation does not count in the rate."""
+
+        def __init__(self, last_step: int, batch_size: int, budget=None, interval: float = PROGRESS_SECONDS):
+            super().__init__()
+            self.last_step, self.batch_size, self.budget, self.interval = last_step, batch_size, budget, interval
+            self.since: tuple[float, int] | None = None
+            self.epoch = 0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch, logs=None):
+            now = time.monotonic()
+            if self.since is None:
+                self.since = (now, self._step())
+                return
+            if now - self.since[0] < self.interval:
+                return
+            step = self._step()
+            rate = (step - self.since[1]) / max(now - self.since[0], 1e-9)
+            left = (self.last_step - step) / max(rate, 1e-9)
+            if self.budget is not None and self.budget.deadline is not None:
+                left = min(left, max(self.budget.deadline - now, 0.0))
+            figures = ", ".join(f"{name} {float(value):.3f}" for name, value in sorted((logs or {}).items()))
+            print(f"step {step}/{self.last_step} (epoch {self.epoch + 1}): {rate * self.batch_size:,.0f} images/s, "
+                  f"about {_minutes(left)} left; {figures}", flush=True)  # fmt: skip
+            self.since = (now, step)
+
+        def _step(self) -> int:
+            return int(self.model.g_optimizer.iterations.numpy())
+
+    kinds = (SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard)
+    return SimpleNamespace(**{kind.__name__: kind for kind in (*kinds, StopAtDeadline, ProgressLines)})
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def tensorboard_available() -> bool:
@@ -430,7 +502,7 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     (the JAX loop keeps its own device copy)."""
     import keras
 
-    from fashiongan.model.gan import GAN
+    from fashiongan.model.gan import GAN, WarmupEMAAdam
     from fashiongan.model.variants import make_discriminator, make_generator
 
     variant = get_variant(config.variant)
@@ -446,7 +518,7 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     try:
         with scope:
             d_optimizer = keras.optimizers.Adam(config.d_learning_rate, beta_1=config.beta_1)
-            g_optimizer = keras.optimizers.Adam(
+            g_optimizer = (WarmupEMAAdam if config.ema_warmup else keras.optimizers.Adam)(
                 config.g_learning_rate,
                 beta_1=config.beta_1,
                 use_ema=config.ema_momentum > 0,
@@ -467,6 +539,7 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
                 labels=device_labels,
                 num_classes=variant.num_classes,
                 value_range=variant.output_range,
+                augment=spec.parse_augment(config.augment or ""),
             )
             gan.compile(
                 d_optimizer=d_optimizer,
@@ -541,6 +614,10 @@ def train(
     runtime = resolve_runtime(
         config.strategy, config.xla, config.steps_per_execution, config.mixed_precision, config.device_data
     )
+    if config.time_budget and runtime.strategy_name == "multiworker":
+        # each process would read its own clock and could stop a step before the others, which
+        # then wait for it in the all-reduce for ever
+        raise FashionGANError("--time-budget is for one process; with several workers use --max-steps")
     run_dir = Path(config.out)
     if not runtime.is_chief:
         run_dir = run_dir / f".worker-{runtime.worker_index}"
@@ -571,7 +648,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         print(f"resuming {run_dir} after {where} from {checkpoint}")
     config.save(run_dir / CONFIG_FILE)
 
-    SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard = _callbacks()
+    kinds = _callbacks()
     grid_count = config.grid_size**2
     grid_inputs = {
         spec.NOISE_INPUT: np.random.default_rng(config.seed)
@@ -580,20 +657,26 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
     }
     if variant.conditional:
         grid_inputs[spec.LABEL_INPUT] = np.arange(grid_count, dtype=np.int32) % variant.num_classes
-    grids = SampleGrid(config.variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
-    nan_guard = StopOnNonFinite()
+    grids = kinds.SampleGrid(config.variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
+    nan_guard = kinds.StopOnNonFinite()
     callbacks = [
         nan_guard,
         grids,
-        Checkpoint(run_dir, steps_per_epoch),
-        HistoryCSV(run_dir / HISTORY_FILE, config.batch_size),
+        kinds.Checkpoint(run_dir, steps_per_epoch),
+        kinds.HistoryCSV(run_dir / HISTORY_FILE, config.batch_size),
     ]
     if tensorboard_available():
-        callbacks.append(FiniteTensorBoard(str(run_dir / "logs"), write_graph=False))
+        callbacks.append(kinds.FiniteTensorBoard(str(run_dir / "logs"), write_graph=False))
     else:
         print("TensorBoard logs skipped: no summary writer here (pip install tensorboard tensorflow to get them)")
     if config.max_steps:
-        callbacks.append(StopAtStep(config.max_steps))
+        callbacks.append(kinds.StopAtStep(config.max_steps))
+    budget = kinds.StopAtDeadline(config.time_budget * 60) if config.time_budget else None
+    if budget:
+        callbacks.append(budget)
+    if verbose == 2:  # a log or a pipe: Keras prints one line an epoch
+        last_step = config.epochs * steps_per_epoch
+        callbacks.append(kinds.ProgressLines(min(last_step, config.max_steps or last_step), config.batch_size, budget))
     callbacks += extra_callbacks or []
 
     # A run stopped inside an epoch first finishes that epoch from where it stopped, then goes on
@@ -642,6 +725,10 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         raise TrainingError(f"training stopped: {nan_guard.failure}; {kept}")
 
     save_generator(sampling_generator(gan, config.variant), run_dir / GENERATOR_FILE)
+    step = int(gan.g_optimizer.iterations.numpy())
+    if budget and budget.reached and step < min(config.epochs * steps_per_epoch, config.max_steps or math.inf):
+        print(f"time budget of {config.time_budget:g} min reached at step {step} (epoch {step // steps_per_epoch + 1}, "
+              f"{step % steps_per_epoch} steps in); --resume goes on from there")  # fmt: skip
     if grids.last_path:
         print(f"sample grids: {run_dir / SAMPLES_DIR}/ (last: {grids.last_path})")
     print(f"generator: {run_dir / GENERATOR_FILE}")

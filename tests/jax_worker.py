@@ -35,8 +35,11 @@ def one_step_per_variant(data_dir: str, names: list[str]) -> dict:
     split = data.load_dataset("fashion_mnist", "train", data_dir)
     runtime = resolve_runtime()
     results = {}
-    for name in names:
-        gan = build_gan(TrainConfig(variant=name, batch_size=8).resolved(), runtime)
+    for name in names:  # a variant, or VARIANT:OPTION=VALUE (true/false for a switch)
+        variant, _, option = name.partition(":")
+        key, _, value = option.partition("=")
+        overrides = {key: {"true": True, "false": False}.get(value, value)} if key else {}
+        gan = build_gan(TrainConfig(variant=variant, batch_size=8, **overrides).resolved(), runtime)
         before = {part: trainable_weights(getattr(gan, part)) for part in ("generator", "discriminator")}
         batches = jax.device_put(data.epoch_batches(0, 0, len(split.images), 8, 1))
         sums = {metric: np.float32(0) for metric in jax_loop.METRICS}

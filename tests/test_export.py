@@ -158,6 +158,7 @@ def test_manifest_states_each_tflite_files_minimum_runtime(exports, name):
         assert records[artifact.name]["min_runtime_version"] == recorded
         versions[artifact.name] = tuple(int(part) for part in recorded.split("."))
     assert versions["tflite_dynamic"] > versions["tflite"] and versions["tflite_float16"] >= versions["tflite"]
+    assert versions["tflite_int8"] < versions["tflite_dynamic"]  # the int8 choice for older runtimes
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -210,6 +211,15 @@ def test_every_tflite_file_describes_itself(exports, name):
         assert json.loads(description["class_names"]) == list(spec.get_dataset("fashion_mnist").class_names)
         assert json.loads(description["output_range"]) == [0.0, 1.0] and b"min_runtime_version" in metadata
         assert model.Description().decode().startswith(f"fashiongan {name} generator")
+        if artifact.integer_io:  # the int8 noise and images, with the scale and zero point to read them
+            from ai_edge_litert.interpreter import Interpreter
+
+            runner = Interpreter(model_path=str(export_dir / artifact.path)).get_signature_runner("serving_default")
+            quantization = json.loads(description["quantization"])
+            assert quantization["images"] == list(runner.get_output_details()["images"]["quantization"])
+            assert description["output"].startswith("images: int8") and "noise: int8" in description["inputs"]
+        else:
+            assert "quantization" not in description and description["output"].startswith("images: float32")
 
 
 def test_h5_holds_no_keras3_only_input_keys(exports):

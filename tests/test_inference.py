@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashiongan import inference, pretrained
+from fashiongan import inference, pretrained, spec
 from fashiongan.inference.backends import Backend
 from fashiongan.inference.manifest import ManifestError
 from fashiongan.inference.sampler import Sampler, SamplerError
@@ -340,3 +340,27 @@ def test_pretrained_generator_samples_by_class_when_conditional():
     images = onnx_sampler.sample(2, seed=3, labels=labels)
     assert images.shape == (2, 28, 28) and images.dtype == np.uint8 and images.std() > 10
     assert np.abs(tflite_sampler.sample(2, seed=3, labels=labels).astype(int) - images.astype(int)).mean() < 8
+
+
+def test_tflite_batch_is_fixed_at_one_and_more_rows_get_a_clear_error(exports):
+    """The README's claim: a TFLite file's batch is fixed at export (resizing its input fails in
+    the runtime); the sampler loops row by row, and a call LiteRT refuses names the batch."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from fashiongan.inference.backends import BackendError, TFLiteBackend
+
+    _, export_dir = exports["dcgan"]
+    path = export_dir / spec.ARTIFACT_FORMATS["tflite"].path
+    interpreter = Interpreter(model_path=str(path))
+    noise_input = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(noise_input["index"], [4, noise_input["shape"][1]])
+    with pytest.raises(RuntimeError, match=r"failed to (reshape|prepare)"):
+        interpreter.allocate_tensors()
+
+    backend = TFLiteBackend(path)
+    noise = np.random.default_rng(3).standard_normal((4, backend.latent_dim)).astype(np.float32)
+    rows = np.concatenate([backend.run(noise[row : row + 1]) for row in range(4)])
+    assert backend.batch_size == 1 and np.array_equal(backend.run(noise), rows)
+    backend.batch_size = 4  # as if the file said 4: LiteRT refuses the 4-row call
+    with pytest.raises(BackendError, match=r"its batch is fixed at export to 4 row\(s\) a call"):
+        backend.run(noise)

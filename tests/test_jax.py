@@ -77,8 +77,10 @@ def test_device_calls_are_aligned_powers_of_two():
 
 
 def test_one_jax_step_per_variant_is_finite_and_moves_both_networks_and_the_average(tiny_data_dir):
-    results = run_worker("steps", str(tiny_data_dir), *sorted(VARIANTS))
-    assert set(results) == set(VARIANTS)  # type: ignore[arg-type]
+    """Every variant, and csngan with each training option (DiffAugment, the warm-up average)."""
+    options = ["csngan:augment=translation,cutout", "csngan:ema_warmup=true"]
+    results = run_worker("steps", str(tiny_data_dir), *sorted(VARIANTS), *options)
+    assert set(results) == {*VARIANTS, *options}  # type: ignore[arg-type]
     for name, result in results.items():  # type: ignore[union-attr]
         assert result["iterations"] == 1, name
         assert all(np.isfinite(value) for value in result["losses"].values()), name
@@ -116,6 +118,17 @@ def test_jax_runs_are_reproducible_and_resume_exactly(tiny_data_dir, tmp_path):
     rows = list(csv.DictReader((straight / "history.csv").open()))
     assert [(int(row["epoch"]), int(row["step"])) for row in rows] == [(1, 3), (2, 6)]
     assert (straight / "samples" / "epoch-0002.png").is_file()
+
+
+@pytest.mark.slow
+def test_a_time_budget_stops_jax_training_inside_the_epoch_and_resumes_exactly(tiny_data_dir, tmp_path):
+    """A budget of 6 ms ends at the first step; the resume without it ends as an uninterrupted run."""
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    assert train_jax(tiny(tiny_data_dir, straight, variant="dense")) is None
+    assert train_jax(tiny(tiny_data_dir, stopped, variant="dense", time_budget=1e-4)) is None
+    assert sorted(path.name for path in (stopped / "checkpoints").iterdir()) == ["epoch-0000-step-1"]
+    assert train_jax(tiny(tiny_data_dir, stopped, variant="dense")) is None
+    assert all(np.array_equal(a, b) for a, b in zip(weights(stopped), weights(straight)))
 
 
 @pytest.mark.slow

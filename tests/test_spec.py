@@ -32,12 +32,14 @@ def test_artifact_rows_derive_every_other_artifact_table():
     # TensorFlow-free runtimes come first when an export folder is sampled without a format
     tensorflow_free = [a.name for a in spec.ARTIFACTS if a.module in ("onnxruntime", "ai_edge_litert")]
     assert set(spec.PREFERRED_ARTIFACTS[: len(tensorflow_free)]) == set(tensorflow_free)
-    assert spec.TFLITE_QUANTS == ("none", "float16", "dynamic")
+    assert spec.TFLITE_QUANTS == ("none", "float16", "dynamic", "int8")
     assert [spec.tflite_artifact(quant).path for quant in spec.TFLITE_QUANTS] == [
         "generator.tflite",
         "generator_float16.tflite",
         "generator_dynamic_int8.tflite",
+        "generator_int8.tflite",
     ]
+    assert [a.name for a in spec.ARTIFACTS if a.integer_io] == ["tflite_int8"]
     assert spec.SUFFIX_FORMATS == {".keras": "keras", ".tflite": "tflite", ".onnx": "onnx", ".h5": "h5"}
     assert len({artifact.path for artifact in spec.ARTIFACTS}) == len(spec.ARTIFACTS)
 

@@ -211,3 +211,46 @@ def test_max_steps_caps_the_run(tiny_data_dir, tmp_path):
     rows = list(csv.DictReader((run / "history.csv").open()))
     assert [int(row["step"]) for row in rows] == [2, 3]
     assert (run / "generator.keras").is_file()
+
+
+@pytest.mark.cpu_only
+def test_a_time_budget_stops_at_the_first_step_past_it_and_resumes_exactly(tiny_data_dir, tmp_path):
+    """Steps slowed to 0.6 s: a 6 s budget (counted from the start of training, compilation
+    included) stops at the first step that ends past it, with a checkpoint there (inside an
+    epoch, unless the timing lands on an epoch's end); a resume without the budget ends as an
+    uninterrupted run."""
+    import time
+
+    class SlowSteps(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.started, self.ends = time.monotonic(), []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.ends.append(time.monotonic() - self.started)
+            time.sleep(0.6)
+
+    settings = {"variant": "dense", "epochs": 6, "steps_per_epoch": 4}
+    straight = train(tiny_config(tiny_data_dir, tmp_path / "straight", **settings), verbose=0)
+    run, slow = tmp_path / "budget", SlowSteps()
+    train(tiny_config(tiny_data_dir, run, time_budget=0.1, **settings), verbose=0, extra_callbacks=[slow])
+    assert 2 <= len(slow.ends) < 24, slow.ends
+    assert slow.ends[-1] >= 6 - 0.05 and slow.ends[-2] < 6 + 0.05, slow.ends
+    state = json.loads((latest_checkpoint(run) / "state.json").read_text())
+    assert state["step"] == len(slow.ends)
+    train(tiny_config(tiny_data_dir, run, **settings), resume=True, verbose=0)
+    assert json.loads((latest_checkpoint(run) / "state.json").read_text())["step"] == 24
+    for a, b in zip(generator_weights(straight), generator_weights(run)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_progress_lines_in_a_log_and_an_animation_with_a_frame_per_epoch(tiny_data_dir, tmp_path, capsys, monkeypatch):
+    from fashiongan.model import train as train_module
+
+    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)
+    run = train(tiny_config(tiny_data_dir, tmp_path / "run", variant="dense", epochs=3), verbose=2)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
+    assert len(lines) >= 5 and lines[-1].startswith("step 6/6 (epoch 3): ")
+    assert all(" images/s, about " in line and " left; " in line and " d_loss " in line for line in lines)
+    with Image.open(run / "samples" / "progress.gif") as animation:
+        assert animation.n_frames == 3 and animation.is_animated and animation.info["loop"] == 0
+        assert max(animation.size) <= 480 and animation.size[0] == animation.size[1]

@@ -148,3 +148,55 @@ def test_the_sampling_generator_averages_weights_and_keeps_the_raw_batch_norm_st
         not np.array_equal(np.asarray(a), np.asarray(b))
         for a, b in zip(ema.trainable_weights, gan.generator.trainable_weights)
     )
+
+
+TRAINING_OPTIONS = {"augment": {"augment": "translation,cutout"}, "ema_warmup": {"ema_warmup": True}}
+
+
+@pytest.mark.parametrize("option", sorted(TRAINING_OPTIONS))
+def test_each_training_option_trains_a_step_on_tensorflow(option):
+    gan = build_gan(TrainConfig(variant="csngan", **TRAINING_OPTIONS[option]).resolved())
+    before = [w.copy() for w in gan.generator.get_weights()]
+    real = np.random.default_rng(1).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    logs = gan.train_on_batch(real, np.arange(8, dtype=np.int32), return_dict=True)
+    assert all(np.isfinite(value) for value in logs.values())
+    assert any(not np.array_equal(a, b) for a, b in zip(before, gan.generator.get_weights()))
+    assert gan.augment == (("translation", "cutout") if option == "augment" else ())
+
+
+def test_the_warm_up_average_follows_the_weights_closely_at_first():
+    """The warm-up average copies the weights at step 0, then moves with momentum (1+t)/(10+t):
+    2/11 at step 1, where Keras' plain average would keep 0.999 of its past."""
+    gan = build_gan(TrainConfig(variant="dense", ema_warmup=True).resolved())
+    real = np.random.default_rng(1).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    averages, weights = gan.g_optimizer._model_variables_moving_average, gan.generator.trainable_weights
+    gan.train_on_batch(real, return_dict=True)
+    first = [np.asarray(average.value).copy() for average in averages]
+    for average, weight in zip(first, weights):
+        np.testing.assert_array_equal(average, np.asarray(weight.value))
+    gan.train_on_batch(real, return_dict=True)
+    for before, average, weight in zip(first, averages, weights):
+        expected = 2 / 11 * before + 9 / 11 * np.asarray(weight.value)
+        np.testing.assert_allclose(np.asarray(average.value), expected, atol=1e-6)
+
+
+def test_diff_augment_translates_and_cuts_out_as_drawn():
+    from fashiongan.model.augment import diff_augment
+
+    images = np.full((2, 28, 28, 1), 0.5, np.float32)
+    draws = {0: [0.0, 1 - 1e-6], 1: [0.5, 0.5], 2: [0.0, 0.5], 3: [0.0, 0.5]}
+    uniform = lambda shape, offset: np.asarray(draws[offset], np.float32)  # noqa: E731
+    moved = np.asarray(diff_augment(images, ("translation",), uniform, -1.0))
+    assert moved.shape == images.shape
+    # reach round(28 / 8) = 4: draw 0 moves image 0 four rows up, draw ~1 image 1 four rows down;
+    # the column draws (0.5) shift by 0
+    assert (moved[0, -4:] == -1).all() and (moved[0, :-4] == 0.5).all()
+    assert (moved[1, :4] == -1).all() and (moved[1, 4:] == 0.5).all()
+    cut = np.asarray(diff_augment(images, ("cutout",), uniform, -1.0))
+    assert (cut == 0).sum(axis=(1, 2, 3)).tolist() == [7 * 7, 14 * 14]  # a corner square, a whole one
+    assert (cut[1, 7:21, 7:21] == 0).all() and (cut[1][cut[1] != 0] == 0.5).all()
+
+
+def test_unknown_augmentations_are_refused():
+    with pytest.raises(FashionGANError, match="unknown augmentation flip; choose from none, translation, cutout"):
+        TrainConfig(variant="dcgan", augment="translation,flip").resolved()

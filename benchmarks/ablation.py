@@ -1,0 +1,102 @@
+"""Ablation of the training options at one fixed budget of images: each arm trains on real
+Fashion-MNIST for the same number of images, is exported to ONNX and evaluated (10,000 samples,
+labels spread evenly), and one table compares them with the current `csngan` as the baseline.
+
+    python benchmarks/ablation.py --images 300000 --out runs/ablation [--arms baseline,warmup]
+
+A fixed number of images, not minutes, makes the arms comparable on a shared or busy machine;
+each arm's own images per second (from its history.csv) gives the quality per minute. Runs resume
+where they stopped and finished arms are not trained again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from quality import training_record
+
+from fashiongan.files import write_atomic
+
+TTUR = {"g_learning_rate": 1e-4, "d_learning_rate": 4e-4}
+AUGMENT = {"augment": "translation,cutout"}
+WARMUP = {"ema_warmup": True}
+ARMS: dict[str, dict] = {
+    "baseline": {"variant": "csngan"},
+    "warmup": {"variant": "csngan", **WARMUP},
+    "warmup+ttur": {"variant": "csngan", **WARMUP, **TTUR},
+    "warmup+augment": {"variant": "csngan", **WARMUP, **AUGMENT},
+    "warmup+augment+ttur": {"variant": "csngan", **WARMUP, **AUGMENT, **TTUR},
+    "cdcgan+warmup": {"variant": "cdcgan", **WARMUP},
+}
+
+
+def run_arm(name: str, images: int, root: Path, n: int) -> dict:
+    from fashiongan.evaluation.evaluator import evaluate
+    from fashiongan.export import exporter
+    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
+
+    run, result_path = root / name, root / f"{name}.json"
+    if result_path.is_file():
+        return json.loads(result_path.read_text())
+    settings = ARMS[name]
+    probe = TrainConfig(variant=settings["variant"], **{k: v for k, v in settings.items() if k != "variant"})
+    steps = math.ceil(images / probe.resolved().batch_size)
+    config = TrainConfig(**{**settings, "epochs": 10_000, "max_steps": steps, "out": str(run)})
+    train(config, resume=(run / CONFIG_FILE).is_file(), verbose=2)
+    exporter.export(run, root / f"{name}-export", formats=("onnx",))
+    result = evaluate(root / f"{name}-export", "fashion_mnist", n=n)
+    result.update(arm=name, settings=settings, steps=steps, **training_record(run))
+    write_atomic(result_path, json.dumps(result, indent=2).encode())
+    return result
+
+
+def table(results: list[dict], images: int) -> str:
+    lines = [
+        f"Budget: {images:,} training images per arm; n={results[0]['n']} ONNX samples, labels spread evenly.",
+        "",
+        "| arm | settings | train time | images/s | FD ↓ | precision ↑ | recall ↑ | smallest class share ↑ "
+        "| label agreement ↑ | weakest class agreement ↑ |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for result in results:
+        figures = result["generator"]
+        agreement = figures.get("label_agreement_by_class") or []
+        settings = ", ".join(f"{k}={v}" for k, v in result["settings"].items())
+        weakest = f"{min(agreement):.3f}" if agreement else ""
+        overall = figures.get("label_agreement", float("nan"))
+        rate = result["steps"] * result["batch_size"] / max(result["train_seconds"], 1e-9)
+        lines.append(
+            f"| {result['arm']} | {settings} | {result['train_seconds'] / 60:.1f} min | {rate:,.0f} "
+            f"| {figures['frechet_distance']:.1f} | {figures['precision']:.3f} | {figures['recall']:.3f} "
+            f"| {figures['smallest_class_share']:.3f} | {overall:.3f} | {weakest} |"
+        )
+    floor = results[0]["real_floor"]
+    lines.append(
+        f"| real floor | | | | {floor['frechet_distance']:.2f} | {floor['precision']:.3f} | {floor['recall']:.3f} "
+        f"| {floor['smallest_class_share']:.3f} | {floor.get('label_agreement', float('nan')):.3f} | |"
+    )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=300_000)
+    parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
+    parser.add_argument("--arms", default=",".join(ARMS))
+    parser.add_argument("--n", type=int, default=10_000)
+    args = parser.parse_args()
+    names = [name for name in args.arms.split(",") if name]
+    unknown = [name for name in names if name not in ARMS]
+    if unknown:
+        parser.error(f"unknown arm {', '.join(unknown)}; choose from {', '.join(ARMS)}")
+    results = [run_arm(name, args.images, args.out, args.n) for name in names]
+    print(table(results, args.images))
+
+
+if __name__ == "__main__":
+    main()
