@@ -283,13 +283,12 @@ def integer_io_description(flatbuffer: bytes) -> dict[str, str]:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
+    from fashiongan.inference.backends import integer_tensor
+
     runner = Interpreter(model_content=flatbuffer).get_signature_runner("serving_default")
-    tensors = {**runner.get_input_details(), **runner.get_output_details()}
-    quantized = {
-        name: detail["quantization"]
-        for name, detail in tensors.items()
-        if np.issubdtype(detail["dtype"], np.integer) and detail["quantization"][0]
-    }
+    inputs = runner.get_input_details()
+    tensors = {**inputs, **runner.get_output_details()}
+    quantized = {name: detail["quantization"] for name, detail in tensors.items() if integer_tensor(detail)}
     if not quantized:
         return {}
 
@@ -297,7 +296,6 @@ def integer_io_description(flatbuffer: bytes) -> dict[str, str]:
         kind = "int8" if name in quantized else np.dtype(tensors[name]["dtype"]).name
         return f"{name}: {kind}"
 
-    inputs = runner.get_input_details()
     return {
         "inputs": ", ".join(typed(name) for name in inputs),
         "output": f"{typed(OUTPUT_NAME)} N×28×28×1",

@@ -165,11 +165,13 @@ class TFLiteBackend(Backend):
         """One runtime call of exactly `step` rows: a shorter last chunk is padded with copies of
         its first row, whose images are dropped."""
         rows = len(next(iter(feeds.values())))
-        padded = {
-            name: np.concatenate([values, np.repeat(values[:1], step - rows, axis=0)]) for name, values in feeds.items()
-        }
+        if rows < step:
+            feeds = {
+                name: np.concatenate([values, np.repeat(values[:1], step - rows, axis=0)])
+                for name, values in feeds.items()
+            }
         try:
-            return self.runner(**padded)[spec.OUTPUT_NAME][:rows]
+            return self.runner(**feeds)[spec.OUTPUT_NAME][:rows]
         except Exception as error:  # LiteRT raises RuntimeError/ValueError with its own wording
             raise BackendError(
                 f"{self.path}: LiteRT could not run it ({describe_error(error)}); its batch is fixed at "

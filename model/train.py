@@ -189,7 +189,7 @@ def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
     """Write networks, optimizers, RNG states and the position in the data (epochs done, steps
     into the next) to checkpoints/epoch-NNNN (or epoch-NNNN-step-S, stopped inside an epoch),
     atomically; keep the newest KEEP_CHECKPOINTS."""
-    step = int(gan.g_optimizer.iterations.numpy())
+    step = trained_steps(gan)
     epoch, step_in_epoch = divmod(step, steps_per_epoch)
     name = f"epoch-{epoch:04d}" + (f"-step-{step}" if step_in_epoch else "")
     checkpoints = run_dir / CHECKPOINTS_DIR
@@ -381,7 +381,7 @@ def _callbacks():
         def on_train_batch_end(self, batch, logs=None):
             if self.failure is None and not _finite(logs):
                 bad = {name: float(value) for name, value in logs.items() if not np.isfinite(value)}
-                step = int(self.model.g_optimizer.iterations.numpy())
+                step = trained_steps(self.model)
                 self.failure = f"non-finite loss {bad} in epoch {self.epoch + 1} at step {step}"
                 self.model.stop_training = True
 
@@ -393,13 +393,13 @@ def _callbacks():
             self.path, self.batch_size = path, batch_size
 
         def on_epoch_begin(self, epoch, logs=None):
-            self.started, self.first_step = time.perf_counter(), self._step()
+            self.started, self.first_step = time.perf_counter(), trained_steps(self.model)
 
         def on_epoch_end(self, epoch, logs=None):
             if not _finite(logs):
                 return
             seconds = time.perf_counter() - self.started
-            step = self._step()
+            step = trained_steps(self.model)
             row = {"epoch": epoch + 1, "step": step, **{k: float(v) for k, v in sorted(logs.items())}}
             row["images_per_second"] = (step - self.first_step) * self.batch_size / max(seconds, 1e-9)
             new_file = not self.path.exists()
@@ -409,16 +409,13 @@ def _callbacks():
                     writer.writeheader()
                 writer.writerow(row)
 
-        def _step(self) -> int:
-            return int(self.model.g_optimizer.iterations.numpy())
-
     class StopAtStep(keras.callbacks.Callback):
         def __init__(self, max_steps: int):
             super().__init__()
             self.max_steps = max_steps
 
         def on_train_batch_end(self, batch, logs=None):
-            if int(self.model.g_optimizer.iterations.numpy()) >= self.max_steps:
+            if trained_steps(self.model) >= self.max_steps:
                 self.model.stop_training = True
 
     class StopAtDeadline(keras.callbacks.Callback):
@@ -455,11 +452,11 @@ def _callbacks():
         def on_train_batch_end(self, batch, logs=None):
             now = time.monotonic()
             if self.since is None:
-                self.since = (now, self._step())
+                self.since = (now, trained_steps(self.model))
                 return
             if now - self.since[0] < self.interval:
                 return
-            step = self._step()
+            step = trained_steps(self.model)
             rate = (step - self.since[1]) / max(now - self.since[0], 1e-9)
             left = (self.last_step - step) / max(rate, 1e-9)
             if self.budget is not None and self.budget.deadline is not None:
@@ -469,11 +466,13 @@ def _callbacks():
                   f"about {_minutes(left)} left; {figures}", flush=True)  # fmt: skip
             self.since = (now, step)
 
-        def _step(self) -> int:
-            return int(self.model.g_optimizer.iterations.numpy())
-
     kinds = (SampleGrid, Checkpoint, StopOnNonFinite, HistoryCSV, StopAtStep, FiniteTensorBoard)
     return SimpleNamespace(**{kind.__name__: kind for kind in (*kinds, StopAtDeadline, ProgressLines)})
+
+
+def trained_steps(gan) -> int:
+    """Steps trained so far: the generator optimizer's iteration count (one per step)."""
+    return int(gan.g_optimizer.iterations.numpy())
 
 
 def _minutes(seconds: float) -> str:
@@ -674,15 +673,15 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
     budget = kinds.StopAtDeadline(config.time_budget * 60) if config.time_budget else None
     if budget:
         callbacks.append(budget)
+    last_step = min(config.epochs * steps_per_epoch, config.max_steps or config.epochs * steps_per_epoch)
     if verbose == 2:  # a log or a pipe: Keras prints one line an epoch
-        last_step = config.epochs * steps_per_epoch
-        callbacks.append(kinds.ProgressLines(min(last_step, config.max_steps or last_step), config.batch_size, budget))
+        callbacks.append(kinds.ProgressLines(last_step, config.batch_size, budget))
     callbacks += extra_callbacks or []
 
     # A run stopped inside an epoch first finishes that epoch from where it stopped, then goes on
     # with whole epochs: the same batches, in the same order, as an uninterrupted run.
     segments = []
-    if config.max_steps and int(gan.g_optimizer.iterations.numpy()) >= config.max_steps:
+    if config.max_steps and trained_steps(gan) >= config.max_steps:
         epoch = config.epochs  # the cap is reached already: no step past it
     if step_in_epoch and epoch < config.epochs:
         segments.append((epoch, step_in_epoch))
@@ -725,8 +724,8 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         raise TrainingError(f"training stopped: {nan_guard.failure}; {kept}")
 
     save_generator(sampling_generator(gan, config.variant), run_dir / GENERATOR_FILE)
-    step = int(gan.g_optimizer.iterations.numpy())
-    if budget and budget.reached and step < min(config.epochs * steps_per_epoch, config.max_steps or math.inf):
+    step = trained_steps(gan)
+    if budget and budget.reached and step < last_step:
         print(f"time budget of {config.time_budget:g} min reached at step {step} (epoch {step // steps_per_epoch + 1}, "
               f"{step % steps_per_epoch} steps in); --resume goes on from there")  # fmt: skip
     if grids.last_path:
