@@ -170,40 +170,47 @@ def targets(results: list[dict], epochs: int) -> list[str]:
     return lines
 
 
-def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path | None) -> dict:
-    """Export the best finished new variant (lowest FD) as the packaged generator: ONNX, a
-    dynamic-range int8 TFLite, manifest.json and evaluation.json (both files evaluated)."""
+SHIPPED_FORMATS = ("onnx", "tflite_dynamic")  # what a pretrained folder holds, each evaluated
+
+
+def ship_run(run: Path, folder: Path, dataset: str, n: int, grid: Path | None, record: dict) -> dict:
+    """Export a run's generator as a pretrained generator folder: ONNX, a dynamic-range int8
+    TFLite, manifest.json and evaluation.json (`record` plus both files' figures); optionally a
+    10×10 ONNX grid, one class per column (a conditional generator's labels go 0-9 in each row)."""
     from fashiongan import inference
     from fashiongan.evaluation.evaluator import evaluate
     from fashiongan.export import exporter
     from fashiongan.inference.grid import save_grid
 
+    exporter.export(run, folder, formats=("onnx", "tflite"), tflite_quants=("dynamic",))
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+    if size > SHIP_LIMIT_BYTES:
+        raise FashionGANError(f"{folder}: {size / 1e6:.1f} MB is over the {SHIP_LIMIT_BYTES / 1e6:.0f} MB limit")
+    formats = {artifact: evaluate(folder, dataset, n=n, format=artifact) for artifact in SHIPPED_FORMATS}
+    for result in formats.values():
+        result["model"] = str(folder)
+    evaluation = {**record, "formats": formats}
+    write_atomic(folder / "evaluation.json", json.dumps(evaluation, indent=2).encode())
+    if grid is not None:
+        save_grid(inference.load(folder, "onnx").sample(100, seed=0), grid, nrow=10, scale=2)
+    return evaluation
+
+
+def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path | None) -> dict:
+    """Ship the best finished new variant (lowest FD) with ship_run."""
     finished = [r for r in results if is_finished(r, epochs) and not r["classic"]]
     if not finished:
         raise FashionGANError("no finished new variant to ship")
     best = min(finished, key=lambda r: r["generator"]["frechet_distance"])
-    exporter.export(root / best["variant"], folder, formats=("onnx", "tflite"), tflite_quants=("dynamic",))
-    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
-    if size > SHIP_LIMIT_BYTES:
-        raise FashionGANError(f"{folder}: {size / 1e6:.1f} MB is over the {SHIP_LIMIT_BYTES / 1e6:.0f} MB limit")
-    evaluation = {
+    record = {
         "variant": best["variant"],
+        "dataset": "fashion_mnist",
         "epochs": best["epochs"],
         "hardware": best["hardware"],
         "train_seconds": best["train_seconds"],
         "reproduce": f"python benchmarks/quality.py --epochs {epochs} --ship {folder}",
-        "formats": {
-            artifact: evaluate(folder, "fashion_mnist", n=best["n"], format=artifact)
-            for artifact in ("onnx", "tflite_dynamic")
-        },
     }
-    for result in evaluation["formats"].values():
-        result["model"] = str(folder)
-    write_atomic(folder / "evaluation.json", json.dumps(evaluation, indent=2).encode())
-    if grid is not None:
-        sampler = inference.load(folder, "onnx")
-        save_grid(sampler.sample(100, seed=0), grid, nrow=10, scale=2)
-    return evaluation
+    return ship_run(root / best["variant"], folder, "fashion_mnist", best["n"], grid, record)
 
 
 def write_readme(readme: Path, block: str) -> None:

@@ -1,16 +1,20 @@
-// The demo page: loads the export's manifest and TFLite generator with LiteRT.js, and draws a
-// 4×4 grid of generated images. window.fashiongan is a small hook for tests and for embedding.
+// The demo page: loads an export's manifest and TFLite generator with LiteRT.js, and draws a
+// 4×4 grid of generated images; a picker switches between the exports the server offers (one per
+// dataset by default). window.fashiongan is a small hook for tests and for embedding.
 import { Tensor, loadAndCompile, loadLiteRt } from "./vendor/litertjs-core/index.js";
 
-const MODEL_URL = "./model/";
-const SPEC_URL = "./spec.json"; // the TFLite artifact names, from fashiongan.spec via the server
+const MODEL_URL = "./model/"; // + <generator name>/<file>
+const SPEC_URL = "./spec.json"; // the generators served and the TFLite artifact names, from the server
 const WASM_LOADER = "./vendor/litertjs-core/wasm/litert_wasm_compat_internal.js";
 const GRID_SIDE = 4;
 const TILE = 28;
 const GAP = 1;
 
 const elements = Object.fromEntries(
-  ["controls", "seed", "class-field", "class", "generate", "grid", "status", "error"].map((id) => [id, document.getElementById(id)]),
+  ["controls", "dataset-field", "dataset", "seed", "class-field", "class", "generate", "grid", "status", "error"].map((id) => [
+    id,
+    document.getElementById(id),
+  ]),
 );
 
 // A seeded standard-normal stream (mulberry32 + Box–Muller): the same seed gives the same grid
@@ -35,27 +39,35 @@ function showError(message) {
   document.body.dataset.state = "error";
 }
 
+function clearError() {
+  elements.error.textContent = "";
+  elements.error.style.display = "none";
+}
+
 async function fetchOk(url) {
   const response = await fetch(url);
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status} ${response.statusText}`);
   return response;
 }
 
-async function loadGenerator() {
-  const { tflite_artifacts: tfliteArtifacts } = await (await fetchOk(SPEC_URL)).json();
-  const manifest = await (await fetchOk(`${MODEL_URL}manifest.json`)).json();
-  const artifact = tfliteArtifacts.find((name) => manifest.artifacts && manifest.artifacts[name]);
+let liteRtLoaded = null;
+
+async function loadGenerator(name, tfliteArtifacts) {
+  const folder = `${MODEL_URL}${encodeURIComponent(name)}/`;
+  const manifest = await (await fetchOk(`${folder}manifest.json`)).json();
+  const artifact = tfliteArtifacts.find((artifactName) => manifest.artifacts && manifest.artifacts[artifactName]);
   if (!artifact) throw new Error("the export has no float TFLite generator (export it with --formats tflite --tflite-quant none)");
   const path = manifest.artifacts[artifact].path;
-  const bytes = new Uint8Array(await (await fetchOk(`${MODEL_URL}${path}`)).arrayBuffer());
-  await loadLiteRt(WASM_LOADER);
+  const bytes = new Uint8Array(await (await fetchOk(`${folder}${path}`)).arrayBuffer());
+  liteRtLoaded ??= loadLiteRt(WASM_LOADER);
+  await liteRtLoaded;
   let model;
   try {
     model = await loadAndCompile(bytes, { accelerator: "wasm" });
   } catch (error) {
     throw new Error(`${path} is not a loadable TFLite model (${error.message || error})`);
   }
-  return { manifest, model, path };
+  return { name, manifest, model, path };
 }
 
 // Runs the batch-1 generator once; returns float32 pixels (28×28) in [0, 1].
@@ -95,22 +107,55 @@ async function generateGrid(generator, seed, label) {
 }
 
 function setUpClassPicker(manifest) {
+  elements.class.replaceChildren();
+  elements["class-field"].hidden = !manifest.conditional;
   if (!manifest.conditional) return;
-  const names = manifest.class_names || [];
   elements.class.append(new Option("every class", ""));
-  names.forEach((name, index) => elements.class.append(new Option(name, String(index))));
-  elements["class-field"].hidden = false;
+  (manifest.class_names || []).forEach((name, index) => elements.class.append(new Option(name, String(index))));
+}
+
+function setUpDatasetPicker(names, choose) {
+  names.forEach((name) => elements.dataset.append(new Option(name, name)));
+  elements["dataset-field"].hidden = names.length < 2;
+  elements.dataset.addEventListener("change", () => choose(elements.dataset.value));
 }
 
 async function main() {
-  let generator;
+  let spec;
   try {
-    generator = await loadGenerator();
+    spec = await (await fetchOk(SPEC_URL)).json();
   } catch (error) {
     showError(`The model failed to load: ${error.message || error}`);
     return;
   }
-  setUpClassPicker(generator.manifest);
+  let generator = null;
+  const loaded = new Map(); // name -> the loading (then loaded) generator, each loaded once
+  let latestChoice = 0;
+  // Loads the named generator and makes it the page's (the last choice wins); a failure shows
+  // the reason and leaves the picker usable, so another dataset can still be chosen.
+  const choose = async (name) => {
+    const choice = ++latestChoice;
+    elements.generate.disabled = true;
+    document.body.dataset.state = "loading";
+    elements.status.textContent = `Loading ${name}…`;
+    clearError();
+    if (!loaded.has(name)) loaded.set(name, loadGenerator(name, spec.tflite_artifacts));
+    let chosen;
+    try {
+      chosen = await loaded.get(name);
+    } catch (error) {
+      loaded.delete(name);
+      if (choice === latestChoice) showError(`The model failed to load: ${error.message || error}`);
+      return;
+    }
+    if (choice !== latestChoice) return;
+    generator = chosen;
+    setUpClassPicker(generator.manifest);
+    window.fashiongan.manifest = generator.manifest;
+    elements.generate.disabled = false;
+    elements.status.textContent = `Model loaded: ${generator.manifest.variant} on ${generator.manifest.dataset} (${generator.path}). Press Generate.`;
+    document.body.dataset.state = "ready";
+  };
   const generate = async () => {
     elements.generate.disabled = true;
     const seed = Number.parseInt(elements.seed.value, 10) || 0;
@@ -126,14 +171,14 @@ async function main() {
     generate();
   });
   window.fashiongan = {
-    manifest: generator.manifest,
+    manifest: null,
     generate,
+    choose,
     // The generator's images for one given noise vector (and label): the parity hook.
     run: async (noise, label = 0) => Array.from(await runOne(generator, noise, label)),
   };
-  elements.generate.disabled = false;
-  elements.status.textContent = `Model loaded: ${generator.manifest.variant} (${generator.path}). Press Generate.`;
-  document.body.dataset.state = "ready";
+  setUpDatasetPicker(spec.generators, choose);
+  await choose(spec.generators[0]);
 }
 
 main();

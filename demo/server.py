@@ -1,5 +1,6 @@
-"""`fashiongan demo`: serve the demo page, its vendored LiteRT.js files and one export folder on
-the loopback interface. Standard library only (no TensorFlow); the page does the inference."""
+"""`fashiongan demo`: serve the demo page, its vendored LiteRT.js files and one or more export
+folders (by default every pretrained generator, one per dataset) on the loopback interface.
+Standard library only (no TensorFlow); the page does the inference."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fashiongan.errors import FashionGANError
 from fashiongan.inference.manifest import ManifestError, read_manifest, verify_artifact
 
 PAGE_DIR = Path(__file__).resolve().parent
-MODEL_PREFIX = "/model/"
+MODEL_PREFIX = "/model/"  # /model/<name>/<file>: a file of the export folder served as <name>
 NOT_SERVED = "__not_served__"  # a name that never exists: the answer to a refused path
 SPEC_PATH = "/spec.json"  # what the page reads of fashiongan.spec
 # The page feeds float32 noise and reads float32 images: every TFLite file but the full-integer one.
@@ -32,9 +33,26 @@ TYPES = {
 }
 
 
-def page_spec() -> bytes:
-    """The names the page needs: the TFLite artifacts in the order it tries them."""
-    return json.dumps({"tflite_artifacts": list(TFLITE_ARTIFACTS)}).encode()
+def page_spec(names: list[str]) -> bytes:
+    """What the page needs: the generators it may pick from, the first one the default, and the
+    TFLite artifacts in the order it tries them."""
+    return json.dumps({"generators": names, "tflite_artifacts": list(TFLITE_ARTIFACTS)}).encode()
+
+
+def served_folders(exports: list[str | os.PathLike] | None = None) -> dict[str, Path]:
+    """The export folders to serve by the name the page shows: each given folder or pretrained
+    name, or else every pretrained generator (the default dataset's first)."""
+    if not exports:
+        names = sorted(pretrained.generator_names(), key=lambda name: name != spec.DEFAULT_DATASET)
+        exports = names or [spec.DEFAULT_DATASET]
+    folders: dict[str, Path] = {}
+    for export in exports:
+        folder = pretrained.resolve(export)
+        name, copy = folder.name or "model", 2
+        while name in folders:
+            name, copy = f"{folder.name}-{copy}", copy + 1
+        folders[name] = folder
+    return folders
 
 
 def check_export(folder: Path) -> list[str]:
@@ -54,12 +72,12 @@ def check_export(folder: Path) -> list[str]:
 
 
 class DemoHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the page folder, and the export folder under /model/; nothing else."""
+    """Serves the page folder, and each export folder under /model/<name>/; nothing else."""
 
     extensions_map = {**http.server.SimpleHTTPRequestHandler.extensions_map, **TYPES}
 
-    def __init__(self, *args, export_dir: Path, **kwargs):
-        self.export_dir = export_dir
+    def __init__(self, *args, export_dirs: dict[str, Path], **kwargs):
+        self.export_dirs = export_dirs
         super().__init__(*args, directory=str(PAGE_DIR), **kwargs)
 
     def translate_path(self, path: str) -> str:
@@ -69,7 +87,10 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
         if "\x00" in path:
             return str(PAGE_DIR / NOT_SERVED)
         if path.startswith(MODEL_PREFIX):
-            root, relative = self.export_dir, path[len(MODEL_PREFIX) :]
+            name, _, relative = path[len(MODEL_PREFIX) :].partition("/")
+            if name not in self.export_dirs or not relative:
+                return str(PAGE_DIR / NOT_SERVED)
+            root = self.export_dirs[name]
         else:
             root, relative = PAGE_DIR, path.lstrip("/")
             if relative.endswith(".py") or relative.startswith("__pycache__"):
@@ -87,7 +108,7 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
         if urllib.parse.urlsplit(self.path).path != SPEC_PATH:
             return super().do_GET()
-        body = page_spec()
+        body = page_spec(list(self.export_dirs))
         self.send_response(200)
         self.send_header("Content-Type", TYPES[".json"])
         self.send_header("Content-Length", str(len(body)))
@@ -103,19 +124,20 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def serve(export_dir: str | os.PathLike | None = None, port: int = 8000, host: str = "127.0.0.1") -> None:
-    """Serve an export folder, or a pretrained generator by name (default: the pretrained
-    generator of the default dataset), until interrupted; prints the address (port 0 picks a
-    free one)."""
-    folder = pretrained.resolve(export_dir or spec.DEFAULT_DATASET)
-    for warning in check_export(folder):
-        print(f"warning: {warning}", file=sys.stderr)
-    handler = functools.partial(DemoHandler, export_dir=folder.resolve())
+def serve(exports: list[str | os.PathLike] | None = None, port: int = 8000, host: str = "127.0.0.1") -> None:
+    """Serve export folders or pretrained generators by name (default: every pretrained one),
+    until interrupted; prints the address (port 0 picks a free one)."""
+    folders = served_folders(exports)
+    for folder in folders.values():
+        for warning in check_export(folder):
+            print(f"warning: {warning}", file=sys.stderr)
+    handler = functools.partial(DemoHandler, export_dirs={name: folder.resolve() for name, folder in folders.items()})
     try:
         server = http.server.ThreadingHTTPServer((host, port), handler)
     except OSError as error:
         raise FashionGANError(f"cannot listen on {host}:{port} ({error.strerror})") from None
     with server:
-        print(f"demo of {folder} at http://{host}:{server.server_port}/ (Ctrl-C stops it)", flush=True)
+        shown = ", ".join(str(folder) for folder in folders.values())
+        print(f"demo of {shown} at http://{host}:{server.server_port}/ (Ctrl-C stops it)", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             server.serve_forever()

@@ -374,11 +374,15 @@ def add_demo_parser(commands) -> None:
     parser = commands.add_parser(
         "demo",
         help="serve a phone-sized page that runs an export's TFLite generator in the browser",
-        description="Serve the demo page, LiteRT.js and an export folder on the loopback interface; the "
-        "page loads the TFLite generator and runs it in the browser (no TensorFlow needed here).",
+        description="Serve the demo page, LiteRT.js and export folders on the loopback interface; the "
+        "page loads a TFLite generator and runs it in the browser (no TensorFlow needed here), with a "
+        "picker when it serves more than one.",
     )
     parser.add_argument(
-        "export", nargs="?", help=f"pretrained name or export folder (default: the pretrained {spec.DEFAULT_DATASET})"
+        "exports",
+        nargs="*",
+        metavar="export",
+        help="pretrained names or export folders (default: every pretrained generator, one per dataset)",
     )
     parser.add_argument("--port", type=port_number, default=8000, help="port (default: 8000; 0 picks a free one)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
@@ -388,7 +392,7 @@ def add_demo_parser(commands) -> None:
 def run_demo(args) -> int:
     from fashiongan.demo.server import serve
 
-    serve(args.export, port=args.port, host=args.host)
+    serve(args.exports, port=args.port, host=args.host)
     return 0
 
 

@@ -35,11 +35,11 @@ def browser():
 
 
 class DemoServer:
-    """`fashiongan demo FOLDER --port 0` in a subprocess; always stopped on exit."""
+    """`fashiongan demo FOLDER... --port 0` in a subprocess; always stopped on exit."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, *folders: Path):
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "fashiongan", "demo", str(folder), "--port", "0"],
+            [sys.executable, "-m", "fashiongan", "demo", *map(str, folders), "--port", "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -98,6 +98,7 @@ def test_page_draws_the_generator_and_matches_python(exports, browser, name, tmp
         page = open_page(browser, url)
         assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#error")
         assert page.is_visible("#class-field") == (name == "cdcgan")
+        assert not page.is_visible("#dataset-field")  # one export: no picker
         first = generate(page, 1)
         assert first.shape == (16, 28, 28)
         assert all(tile.max() - tile.min() > 10 for tile in first), "a blank tile"
@@ -117,6 +118,35 @@ def test_page_draws_the_generator_and_matches_python(exports, browser, name, tmp
         screenshot = tmp_path / f"demo-{name}.png"
         page.screenshot(path=str(screenshot), full_page=True)
         assert screenshot.stat().st_size > 1000
+        page.close()
+
+
+def test_picker_switches_between_the_exports_it_serves(exports, browser):
+    """Several exports (by default the pretrained generators, one per dataset): a picker, each
+    choice loads its own generator and class list, and switching back keeps working."""
+    (_, dcgan), (_, cdcgan) = exports["dcgan"], exports["cdcgan"]
+    with DemoServer(dcgan, cdcgan) as url:
+        page = open_page(browser, url)
+        assert page.evaluate("document.body.dataset.state") == "ready", page.inner_text("#error")
+        names = page.eval_on_selector_all("#dataset option", "options => options.map(o => o.value)")
+        assert len(names) == 2 and page.is_visible("#dataset-field") and not page.is_visible("#class-field")
+        unconditional = generate(page, 1)
+        page.select_option("#dataset", names[1])
+        page.wait_for_function("document.body.dataset.state === 'ready'")
+        assert page.is_visible("#class-field") and page.evaluate("window.fashiongan.manifest.conditional")
+        classes = page.eval_on_selector_all("#class option", "options => options.length")
+        assert classes == 1 + len(inference.load(cdcgan, "tflite").class_names)  # and "every class"
+        conditional = generate(page, 1)
+        assert not np.array_equal(unconditional, conditional)
+        sampler = inference.load(cdcgan, "tflite")
+        noise = np.random.default_rng(7).standard_normal(sampler.latent_dim).astype(np.float32)
+        from_page = page.evaluate("([noise]) => window.fashiongan.run(noise, 4)", [noise.tolist()])
+        from_python = sampler.generate(noise[None], [4])
+        assert np.abs(np.array(from_page, dtype=np.float32) - from_python.reshape(-1)).max() <= 1e-3
+        page.select_option("#dataset", names[0])
+        page.wait_for_function("document.body.dataset.state === 'ready'")
+        assert not page.is_visible("#class-field")
+        np.testing.assert_array_equal(unconditional, generate(page, 1))
         page.close()
 
 

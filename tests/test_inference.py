@@ -312,34 +312,54 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
     assert check.returncode == 0 and check.stdout.strip() == "False", check.stderr
 
 
-PRETRAINED = pretrained.generator_dir("fashion_mnist")
+PRETRAINED_NAMES = ("fashion_mnist", "mnist")  # one per dataset, the README's grids and figures
 
 
-def test_pretrained_generator_verifies_and_is_small():
+def test_every_dataset_has_a_pretrained_generator():
+    assert set(pretrained.generator_names()) == set(PRETRAINED_NAMES) == set(spec.DATASETS)
+
+
+@pytest.mark.parametrize("name", PRETRAINED_NAMES)
+def test_pretrained_generator_verifies_and_is_small(name):
     from fashiongan.inference.manifest import read_manifest, verify_artifact
     from fashiongan.spec import VARIANTS
 
-    manifest = read_manifest(PRETRAINED)
+    folder = pretrained.generator_dir(name)
+    manifest = read_manifest(folder)
     assert set(manifest["artifacts"]) == {"onnx", "tflite_dynamic"}
     for record in manifest["artifacts"].values():
-        verify_artifact(PRETRAINED, record)
-    assert sum(path.stat().st_size for path in PRETRAINED.rglob("*") if path.is_file()) < 15_000_000
+        verify_artifact(folder, record)
+    assert sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) < 15_000_000
     variant = VARIANTS[manifest["variant"]]
-    assert not variant.classic and manifest["dataset"] == "fashion_mnist"
-    evaluation = json.loads((PRETRAINED / "evaluation.json").read_text())
-    assert evaluation["variant"] == manifest["variant"] and set(evaluation["formats"]) == {"onnx", "tflite_dynamic"}
+    assert not variant.classic and manifest["dataset"] == name and manifest["conditional"]
+    assert manifest["class_names"] == list(spec.DATASETS[name].class_names)
+    evaluation = json.loads((folder / "evaluation.json").read_text())
+    assert evaluation["variant"] == manifest["variant"] and evaluation["dataset"] == name
+    assert set(evaluation["formats"]) == {"onnx", "tflite_dynamic"}
     onnx_figures = evaluation["formats"]["onnx"]["generator"]
     floor = evaluation["formats"]["onnx"]["real_floor"]
     assert floor["frechet_distance"] < onnx_figures["frechet_distance"] and 0 < onnx_figures["recall"] <= 1
 
 
-def test_pretrained_generator_samples_by_class_when_conditional():
-    onnx_sampler = inference.load(PRETRAINED, "onnx")
-    tflite_sampler = inference.load(PRETRAINED, "tflite_dynamic")
-    labels = ["sneaker", "trouser"] if onnx_sampler.conditional else None
+@pytest.mark.parametrize("name", PRETRAINED_NAMES)
+def test_pretrained_generator_loads_by_name_and_samples_by_class(name, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no folder of that name here: the package's generator
+    onnx_sampler = inference.load(name, "onnx")
+    tflite_sampler = inference.load(name, "tflite_dynamic")
+    assert onnx_sampler.class_names == list(spec.DATASETS[name].class_names)
+    labels = [onnx_sampler.class_names[1], onnx_sampler.class_names[7]]
     images = onnx_sampler.sample(2, seed=3, labels=labels)
     assert images.shape == (2, 28, 28) and images.dtype == np.uint8 and images.std() > 10
     assert np.abs(tflite_sampler.sample(2, seed=3, labels=labels).astype(int) - images.astype(int)).mean() < 8
+    assert not np.array_equal(images, onnx_sampler.sample(2, seed=3, labels=labels[::-1]))
+
+
+def test_a_pretrained_file_that_fails_its_checksum_is_refused(tmp_path):
+    folder = Path(shutil.copytree(pretrained.generator_dir("mnist"), tmp_path / "mnist"))
+    onnx_file = folder / spec.ARTIFACT_FORMATS["onnx"].path
+    onnx_file.write_bytes(onnx_file.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ManifestError, match="checksum"):
+        inference.load(folder, "onnx")
 
 
 def test_tflite_batch_is_fixed_at_one_and_more_rows_get_a_clear_error(exports):

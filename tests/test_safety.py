@@ -242,8 +242,10 @@ def test_the_demo_server_serves_nothing_outside_its_folders(tmp_path):
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
     try:
         port = int(server.stdout.readline().split("http://127.0.0.1:", 1)[1].split("/")[0])
-        assert _raw_get(port, "/model/manifest.json")[0] == 200
-        for target in ("/model/../../../../../../etc/hostname", "/model/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/hostname",
+        assert _raw_get(port, "/model/fashion_mnist/manifest.json")[0] == 200
+        for target in ("/model/manifest.json", "/model/nothing/manifest.json", "/model/fashion_mnist/",
+                       "/model/fashion_mnist/../../../../../etc/hostname", "/model/fashion_mnist/..%2f..%2fserver.py",
+                       "/model/../../../../../../etc/hostname", "/model/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/hostname",
                        "/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd", "/model/..%2f..%2f..%2f..%2fetc%2fpasswd",
                        f"/model/{'..%2f' * 12}{str(secret).lstrip('/')}", "/vendor/", "/model/", "/server.py",
                        "/model/generator.onnx%00.json", "/%00"):  # fmt: skip

@@ -145,6 +145,8 @@ def test_built_wheel_holds_one_top_level_package_and_the_package_data(tmp_path):
         "fashiongan/demo/app.js",
         "fashiongan/pretrained/fashion_mnist/manifest.json",
         "fashiongan/pretrained/fashion_mnist/generator.onnx",
+        "fashiongan/pretrained/mnist/manifest.json",
+        "fashiongan/pretrained/mnist/generator_dynamic_int8.tflite",
         "fashiongan/pretrained/classifiers/fashion_mnist/v1/classifier.keras",
         "fashiongan/pretrained/classifiers/mnist/v1/classifier.json",
         "fashiongan/pretrained/classifiers/fashion_mnist/v1/classifier.onnx",

@@ -244,9 +244,9 @@ def test_a_time_budget_stops_at_the_first_step_past_it_and_resumes_exactly(tiny_
 
 
 def test_progress_lines_in_a_log_and_an_animation_with_a_frame_per_epoch(tiny_data_dir, tmp_path, capsys, monkeypatch):
-    from fashiongan.model import train as train_module
+    from fashiongan.model import callbacks
 
-    monkeypatch.setattr(train_module, "PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(callbacks, "PROGRESS_SECONDS", 0.0)
     run = train(tiny_config(tiny_data_dir, tmp_path / "run", variant="dense", epochs=3), verbose=2)
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("step ")]
     assert len(lines) >= 5 and lines[-1].startswith("step 6/6 (epoch 3): ")

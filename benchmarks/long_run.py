@@ -1,0 +1,134 @@
+"""Long training of one recipe with its curve of quality against training time: the run trains in
+chunks of epochs; after each chunk its generator is exported to ONNX and evaluated (10,000
+samples, labels spread evenly) and one row goes to <out>/curve.json.
+
+    python benchmarks/long_run.py --dataset fashion_mnist --out runs/long-fashion_mnist --epochs 60
+    python benchmarks/long_run.py ... --ship pretrained/fashion_mnist --ship-grid docs/pretrained-fashion_mnist.png
+
+Stop it at any time: the next call resumes the run from its last checkpoint (exactly) and skips
+the chunks already evaluated. A run folder started elsewhere (say an ablation arm of the same
+recipe) can be copied to --out first and goes on from there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablation import ARMS
+from quality import ship_run, training_record
+
+from fashiongan.files import write_atomic
+
+CURVE_FILE = "curve.json"
+SNAPSHOTS_DIR = "snapshots"  # the generator after each evaluated chunk, for picking the best
+
+
+def train_to(run: Path, recipe: dict, dataset: str, epochs: int) -> None:
+    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
+
+    if (run / CONFIG_FILE).is_file():
+        if training_record(run)["epochs"] >= epochs:
+            return
+        saved = TrainConfig.load(run / CONFIG_FILE)
+        config = dataclasses.replace(saved, out=str(run), epochs=epochs, max_steps=None, time_budget=None)
+        train(config, resume=True, verbose=2)
+    else:
+        train(TrainConfig(**recipe, dataset=dataset, epochs=epochs, out=str(run)), verbose=2)
+
+
+def evaluate_chunk(run: Path, dataset: str, n: int) -> dict:
+    from fashiongan.evaluation.evaluator import evaluate
+    from fashiongan.export import exporter
+
+    export_dir = run.parent / f"{run.name}-export"
+    exporter.export(run, export_dir, formats=("onnx",))
+    started = time.perf_counter()
+    result = evaluate(export_dir, dataset, n=n)
+    record = training_record(run)
+    snapshot = run / SNAPSHOTS_DIR / f"epoch-{record['epochs']:04d}.keras"
+    snapshot.parent.mkdir(exist_ok=True)
+    shutil.copyfile(run / "generator.keras", snapshot)
+    return {**record, "evaluate_seconds": time.perf_counter() - started, **result}
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| epochs | train time | FD ↓ | precision ↑ | recall ↑ | smallest class share ↑ | label agreement ↑ "
+        "| weakest class agreement ↑ |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        figures = row["generator"]
+        agreement = figures.get("label_agreement_by_class") or [float("nan")]
+        lines.append(
+            f"| {row['epochs']} | {row['train_seconds'] / 3600:.2f} h | {figures['frechet_distance']:.2f} "
+            f"| {figures['precision']:.3f} | {figures['recall']:.3f} | {figures['smallest_class_share']:.3f} "
+            f"| {figures.get('label_agreement', float('nan')):.3f} | {min(agreement):.3f} |"
+        )
+    if rows:
+        floor = rows[-1]["real_floor"]
+        lines.append(
+            f"| real floor | | {floor['frechet_distance']:.2f} | {floor['precision']:.3f} | {floor['recall']:.3f} "
+            f"| {floor['smallest_class_share']:.3f} | {floor.get('label_agreement', float('nan')):.3f} | |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", default="fashion_mnist")
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--recipe", default="warmup+ttur", help=f"an ablation arm: {', '.join(ARMS)}")
+    parser.add_argument("--epochs", type=int, default=60)
+    parser.add_argument("--chunk", type=int, default=5, help="epochs between evaluations")
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--ship", type=Path, help="then export the run's generator as this pretrained folder")
+    parser.add_argument("--ship-grid", type=Path, help="with --ship: a 10x10 grid PNG, one class per column")
+    args = parser.parse_args()
+    if args.recipe not in ARMS:
+        parser.error(f"unknown recipe {args.recipe}; choose from {', '.join(ARMS)}")
+    curve_path = args.out / CURVE_FILE
+    rows = json.loads(curve_path.read_text()) if curve_path.is_file() else []
+    for target in range(args.chunk, args.epochs + 1, args.chunk):
+        if any(row["epochs"] >= target for row in rows):
+            continue
+        train_to(args.out, ARMS[args.recipe], args.dataset, target)
+        rows.append(evaluate_chunk(args.out, args.dataset, args.n))
+        write_atomic(curve_path, json.dumps(rows, indent=2).encode())
+        print(table(rows), flush=True)
+    print(table(rows))
+    if args.ship:
+        ship(args, rows[-1])
+
+
+def ship(args: argparse.Namespace, last: dict) -> None:
+    from fashiongan.model.runtime import describe_hardware
+
+    command = f"python benchmarks/long_run.py --dataset {args.dataset} --out {args.out} --recipe {args.recipe} "
+    record = {
+        "variant": ARMS[args.recipe]["variant"],
+        "dataset": args.dataset,
+        "recipe": ARMS[args.recipe],
+        "epochs": last["epochs"],
+        "hardware": describe_hardware(),
+        "train_seconds": last["train_seconds"],
+        "reproduce": command + f"--epochs {last['epochs']} --chunk {args.chunk} --ship {args.ship}",
+    }
+    evaluation = ship_run(args.out, args.ship, args.dataset, args.n, args.ship_grid, record)
+    for artifact, result in evaluation["formats"].items():
+        figures = result["generator"]
+        print(
+            f"shipped {args.ship} ({artifact}): FD {figures['frechet_distance']:.2f}, "
+            f"recall {figures['recall']:.3f}, label agreement {figures.get('label_agreement', float('nan')):.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
