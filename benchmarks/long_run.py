@@ -27,7 +27,7 @@ from quality import ship_run, training_record
 from fashiongan.files import write_atomic
 
 CURVE_FILE = "curve.json"
-SNAPSHOTS_DIR = "snapshots"  # the generator after each evaluated chunk, for picking the best
+SNAPSHOTS_DIR = "snapshots"  # the generator after each evaluated chunk (the curve's points, kept)
 
 
 def train_to(run: Path, recipe: dict, dataset: str, epochs: int) -> None:
@@ -96,7 +96,8 @@ def main() -> None:
         parser.error(f"unknown recipe {args.recipe}; choose from {', '.join(ARMS)}")
     curve_path = args.out / CURVE_FILE
     rows = json.loads(curve_path.read_text()) if curve_path.is_file() else []
-    for target in range(args.chunk, args.epochs + 1, args.chunk):
+    targets = sorted({*range(args.chunk, args.epochs, args.chunk), args.epochs})  # the last chunk may be short
+    for target in targets:
         if any(row["epochs"] >= target for row in rows):
             continue
         train_to(args.out, ARMS[args.recipe], args.dataset, target)
@@ -104,6 +105,8 @@ def main() -> None:
         write_atomic(curve_path, json.dumps(rows, indent=2).encode())
         print(table(rows), flush=True)
     print(table(rows))
+    if args.ship and not rows:
+        parser.error("nothing evaluated to ship")
     if args.ship:
         ship(args, rows[-1])
 

@@ -59,7 +59,10 @@ async function loadGenerator(name, tfliteArtifacts) {
   if (!artifact) throw new Error("the export has no float TFLite generator (export it with --formats tflite --tflite-quant none)");
   const path = manifest.artifacts[artifact].path;
   const bytes = new Uint8Array(await (await fetchOk(`${folder}${path}`)).arrayBuffer());
-  liteRtLoaded ??= loadLiteRt(WASM_LOADER);
+  liteRtLoaded ??= loadLiteRt(WASM_LOADER).catch((error) => {
+    liteRtLoaded = null; // a later choice tries again
+    throw error;
+  });
   await liteRtLoaded;
   let model;
   try {
@@ -131,11 +134,18 @@ async function main() {
   let generator = null;
   const loaded = new Map(); // name -> the loading (then loaded) generator, each loaded once
   let latestChoice = 0;
+  // Both controls are off while a model loads or a grid draws, so neither races the other.
+  const setBusy = (busy) => {
+    elements.generate.disabled = busy || generator === null;
+    elements.dataset.disabled = busy;
+  };
   // Loads the named generator and makes it the page's (the last choice wins); a failure shows
   // the reason and leaves the picker usable, so another dataset can still be chosen.
   const choose = async (name) => {
     const choice = ++latestChoice;
-    elements.generate.disabled = true;
+    elements.dataset.value = name;
+    generator = null;
+    setBusy(true);
     document.body.dataset.state = "loading";
     elements.status.textContent = `Loading ${name}…`;
     clearError();
@@ -145,24 +155,28 @@ async function main() {
       chosen = await loaded.get(name);
     } catch (error) {
       loaded.delete(name);
-      if (choice === latestChoice) showError(`The model failed to load: ${error.message || error}`);
+      if (choice === latestChoice) {
+        setBusy(false);
+        showError(`The model failed to load: ${error.message || error}`);
+      }
       return;
     }
     if (choice !== latestChoice) return;
     generator = chosen;
     setUpClassPicker(generator.manifest);
     window.fashiongan.manifest = generator.manifest;
-    elements.generate.disabled = false;
+    setBusy(false);
     elements.status.textContent = `Model loaded: ${generator.manifest.variant} on ${generator.manifest.dataset} (${generator.path}). Press Generate.`;
     document.body.dataset.state = "ready";
   };
   const generate = async () => {
-    elements.generate.disabled = true;
+    const current = generator;
+    setBusy(true);
     const seed = Number.parseInt(elements.seed.value, 10) || 0;
     const label = elements.class.value === "" ? null : Number(elements.class.value);
-    const milliseconds = await generateGrid(generator, seed, label);
-    elements.status.textContent = `16 images in ${milliseconds.toFixed(1)} ms (${generator.path}, seed ${seed})`;
-    elements.generate.disabled = false;
+    const milliseconds = await generateGrid(current, seed, label);
+    elements.status.textContent = `16 images in ${milliseconds.toFixed(1)} ms (${current.path}, seed ${seed})`;
+    setBusy(false);
     document.body.dataset.state = "generated";
     return milliseconds;
   };

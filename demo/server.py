@@ -48,9 +48,10 @@ def served_folders(exports: list[str | os.PathLike] | None = None) -> dict[str, 
     folders: dict[str, Path] = {}
     for export in exports:
         folder = pretrained.resolve(export)
-        name, copy = folder.name or "model", 2
+        base = folder.resolve().name or "model"  # `.`, `..` and `/` get a name a URL can hold
+        name, copy = base, 2
         while name in folders:
-            name, copy = f"{folder.name}-{copy}", copy + 1
+            name, copy = f"{base}-{copy}", copy + 1
         folders[name] = folder
     return folders
 

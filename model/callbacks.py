@@ -123,6 +123,8 @@ class HistoryCSV(keras.callbacks.Callback):
 
 
 class StopAtStep(keras.callbacks.Callback):
+    """Stop after `max_steps` steps in all (--max-steps); the Checkpoint callback saves there."""
+
     def __init__(self, max_steps: int):
         super().__init__()
         self.max_steps = max_steps

@@ -1,6 +1,6 @@
-"""Train a GAN variant: one plain `train(config)` function, its config and its callbacks, on
-Keras' TensorFlow backend (`fit()`) or its JAX backend (`jax_loop.fit`), whichever Keras was
-loaded on.
+"""Train a GAN variant: one plain `train(config)` function and its config (the callbacks are in
+`callbacks.py`), on Keras' TensorFlow backend (`fit()`) or its JAX backend (`jax_loop.fit`),
+whichever Keras was loaded on.
 
 A run directory holds config.json, history.csv, logs/ (TensorBoard, where TensorFlow is
 installed), samples/ (a grid per epoch), checkpoints/ (everything needed to resume) and the

@@ -150,6 +150,21 @@ def test_picker_switches_between_the_exports_it_serves(exports, browser):
         page.close()
 
 
+def test_a_model_that_fails_to_load_leaves_the_picker_usable(exports, browser, tmp_path):
+    _, export_dir = exports["dcgan"]
+    corrupt = Path(shutil.copytree(export_dir, tmp_path / "corrupt"))
+    (corrupt / "generator.tflite").write_bytes(b"not a flatbuffer" * 64)
+    with DemoServer(corrupt, export_dir) as url:
+        page = open_page(browser, url)
+        assert page.evaluate("document.body.dataset.state") == "error" and page.is_disabled("#generate")
+        assert "not a loadable TFLite model" in page.inner_text("#error") and page.is_enabled("#dataset")
+        page.select_option("#dataset", export_dir.name)
+        page.wait_for_function("document.body.dataset.state === 'ready'")
+        assert not page.is_visible("#error") and page.is_enabled("#generate")
+        assert generate(page, 1).shape == (16, 28, 28)
+        page.close()
+
+
 def test_missing_or_corrupt_model_shows_the_reason(exports, browser, tmp_path):
     _, export_dir = exports["dcgan"]
     missing = Path(shutil.copytree(export_dir, tmp_path / "missing"))
@@ -186,3 +201,17 @@ def test_vendored_litertjs_matches_its_recorded_checksums():
     assert len(recorded) == 4
     for relative, digest in recorded:
         assert hashlib.sha256((vendor / relative).read_bytes()).hexdigest() == digest, relative
+
+
+def test_served_folders_default_to_every_pretrained_generator_and_name_each_once(tmp_path, monkeypatch):
+    from fashiongan import pretrained, spec
+    from fashiongan.demo.server import served_folders
+
+    default = served_folders()
+    assert list(default)[0] == spec.DEFAULT_DATASET and set(default) == set(pretrained.generator_names())
+    for name in ("a/export", "b/export"):
+        (tmp_path / name).mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "a" / "export")
+    given = served_folders(["../../a/export", "../../b/export", ".", "mnist"])
+    assert list(given) == ["export", "export-2", "export-3", "mnist"]
+    assert given["mnist"] == pretrained.generator_dir("mnist")

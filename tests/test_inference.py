@@ -268,7 +268,7 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
         url = demo.stdout.readline().split(" at ", 1)[1].split()[0]
         import urllib.request
 
-        manifest = json.loads(urllib.request.urlopen(f"{url}model/manifest.json", timeout=30).read())
+        manifest = json.loads(urllib.request.urlopen(f"{url}model/fashion_mnist/manifest.json", timeout=30).read())
         assert manifest["dataset"] == "fashion_mnist"
         wasm = urllib.request.urlopen(f"{url}vendor/litertjs-core/wasm/litert_wasm_compat_internal.wasm", timeout=30)
         assert wasm.headers["Content-Type"] == "application/wasm" and wasm.read(4) == b"\0asm"
