@@ -208,7 +208,7 @@ def test_served_folders_default_to_every_pretrained_generator_and_name_each_once
     from fashiongan.demo.server import served_folders
 
     default = served_folders()
-    assert list(default)[0] == spec.DEFAULT_DATASET and set(default) == set(pretrained.generator_names())
+    assert next(iter(default)) == spec.DEFAULT_DATASET and set(default) == set(pretrained.generator_names())
     for name in ("a/export", "b/export"):
         (tmp_path / name).mkdir(parents=True)
     monkeypatch.chdir(tmp_path / "a" / "export")
