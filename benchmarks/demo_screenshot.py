@@ -1,5 +1,5 @@
 """Screenshot the demo page in Debian Chromium (headless, phone-sized) and print the generation
-times it shows: the README's docs/demo-page.png and its 35-72 ms figure.
+times it shows: the README's docs/demo-page.png and its generation-time figure.
 
     python benchmarks/demo_screenshot.py   # needs the test extra (playwright) and /usr/bin/chromium
 """
