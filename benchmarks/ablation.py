@@ -64,31 +64,38 @@ def run_arm(name: str, images: int, root: Path, n: int) -> dict:
     return result
 
 
+FIGURE_HEADERS = (
+    "FD ↓ | precision ↑ | recall ↑ | smallest class share ↑ | label agreement ↑ | weakest class agreement ↑"
+)
+
+
+def figure_cells(figures: dict, fd_digits: int = 1, weakest: bool = True) -> str:
+    """The cells every quality table here shares (FIGURE_HEADERS): FD, precision, recall,
+    smallest class share, label agreement and (if asked and known) the weakest class's agreement."""
+    agreement = (figures.get("label_agreement_by_class") or []) if weakest else []
+    cells = [
+        f"{figures['frechet_distance']:.{fd_digits}f}",
+        *(f"{figures[name]:.3f}" for name in ("precision", "recall", "smallest_class_share")),
+        f"{figures.get('label_agreement', float('nan')):.3f}",
+    ]
+    return " | ".join(cells) + (f" | {min(agreement):.3f}" if agreement else " |")
+
+
 def table(results: list[dict], images: int) -> str:
     lines = [
         f"Budget: {images:,} training images per arm; n={results[0]['n']} ONNX samples, labels spread evenly.",
         "",
-        "| arm | settings | train time | images/s | FD ↓ | precision ↑ | recall ↑ | smallest class share ↑ "
-        "| label agreement ↑ | weakest class agreement ↑ |",
+        f"| arm | settings | train time | images/s | {FIGURE_HEADERS} |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for result in results:
-        figures = result["generator"]
-        agreement = figures.get("label_agreement_by_class") or []
         settings = ", ".join(f"{k}={v}" for k, v in result["settings"].items())
-        weakest = f"{min(agreement):.3f}" if agreement else ""
-        overall = figures.get("label_agreement", float("nan"))
         rate = result["steps"] * result["batch_size"] / max(result["train_seconds"], 1e-9)
         lines.append(
             f"| {result['arm']} | {settings} | {result['train_seconds'] / 60:.1f} min | {rate:,.0f} "
-            f"| {figures['frechet_distance']:.1f} | {figures['precision']:.3f} | {figures['recall']:.3f} "
-            f"| {figures['smallest_class_share']:.3f} | {overall:.3f} | {weakest} |"
+            f"| {figure_cells(result['generator'])} |"
         )
-    floor = results[0]["real_floor"]
-    lines.append(
-        f"| real floor | | | | {floor['frechet_distance']:.2f} | {floor['precision']:.3f} | {floor['recall']:.3f} "
-        f"| {floor['smallest_class_share']:.3f} | {floor.get('label_agreement', float('nan')):.3f} | |"
-    )
+    lines.append(f"| real floor | | | | {figure_cells(results[0]['real_floor'], 2, weakest=False)} |")
     return "\n".join(lines)
 
 

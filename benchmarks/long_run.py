@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablation import ARMS
+from ablation import ARMS, FIGURE_HEADERS, figure_cells
 from quality import ship_run, training_record
 
 from fashiongan.files import write_atomic
@@ -59,25 +59,11 @@ def evaluate_chunk(run: Path, dataset: str, n: int) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    lines = [
-        "| epochs | train time | FD ↓ | precision ↑ | recall ↑ | smallest class share ↑ | label agreement ↑ "
-        "| weakest class agreement ↑ |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    lines = [f"| epochs | train time | {FIGURE_HEADERS} |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
-        figures = row["generator"]
-        agreement = figures.get("label_agreement_by_class") or [float("nan")]
-        lines.append(
-            f"| {row['epochs']} | {row['train_seconds'] / 3600:.2f} h | {figures['frechet_distance']:.2f} "
-            f"| {figures['precision']:.3f} | {figures['recall']:.3f} | {figures['smallest_class_share']:.3f} "
-            f"| {figures.get('label_agreement', float('nan')):.3f} | {min(agreement):.3f} |"
-        )
+        lines.append(f"| {row['epochs']} | {row['train_seconds'] / 3600:.2f} h | {figure_cells(row['generator'], 2)} |")
     if rows:
-        floor = rows[-1]["real_floor"]
-        lines.append(
-            f"| real floor | | {floor['frechet_distance']:.2f} | {floor['precision']:.3f} | {floor['recall']:.3f} "
-            f"| {floor['smallest_class_share']:.3f} | {floor.get('label_agreement', float('nan')):.3f} | |"
-        )
+        lines.append(f"| real floor | | {figure_cells(rows[-1]['real_floor'], 2, weakest=False)} |")
     return "\n".join(lines)
 
 
