@@ -34,8 +34,8 @@ def train_to(run: Path, recipe: dict, dataset: str, epochs: int) -> None:
     from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
 
     if (run / CONFIG_FILE).is_file():
-        if training_record(run)["epochs"] >= epochs:
-            return
+        # Resumed even when its history already reaches `epochs`: a run stopped after its last
+        # checkpoint but before it wrote generator.keras gets that file from the checkpoint.
         saved = TrainConfig.load(run / CONFIG_FILE)
         config = dataclasses.replace(saved, out=str(run), epochs=epochs, max_steps=None, time_budget=None)
         train(config, resume=True, verbose=2)

@@ -254,3 +254,32 @@ def test_progress_lines_in_a_log_and_an_animation_with_a_frame_per_epoch(tiny_da
     with Image.open(run / "samples" / "progress.gif") as animation:
         assert animation.n_frames == 3 and animation.is_animated and animation.info["loop"] == 0
         assert max(animation.size) <= 480 and animation.size[0] == animation.size[1]
+
+
+@pytest.mark.cpu_only
+def test_long_run_evaluates_the_checkpoint_not_a_stale_generator(tiny_data_dir, tmp_path):
+    """A long run killed after a chunk's last checkpoint but before train() wrote generator.keras
+    resumes into the checkpoint's generator: the chunk is not evaluated with an older one."""
+    import importlib.util
+    import shutil
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "long_run.py"
+    spec = importlib.util.spec_from_file_location("long_run_benchmark", path)
+    long_run = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(long_run)
+
+    run = tmp_path / "run"
+    train(tiny_config(tiny_data_dir, run, variant="dense"), verbose=0)
+    stale = tmp_path / "stale" / "generator.keras"
+    stale.parent.mkdir()
+    shutil.copyfile(run / "generator.keras", stale)
+    train(tiny_config(tiny_data_dir, run, variant="dense", epochs=2), resume=True, verbose=0)
+    trained = generator_weights(run)
+    shutil.copyfile(stale, run / "generator.keras")  # as if killed between checkpoint and export
+    long_run.train_to(run, {}, "fashion_mnist", 2)
+    assert any(not np.array_equal(a, b) for a, b in zip(trained, generator_weights(tmp_path / "stale")))
+    for a, b in zip(trained, generator_weights(run)):
+        np.testing.assert_array_equal(a, b)
+    rows = list(csv.DictReader((run / "history.csv").open()))
+    assert [int(row["epoch"]) for row in rows] == [1, 2]  # no epoch trained again
