@@ -52,7 +52,6 @@ ARMS: dict[str, dict] = {
         "g_learning_rate": 4e-4,
         "d_learning_rate": 1.6e-3,
     },
-    "warmup+ttur+b8": {"variant": "csngan", **WARMUP, **TTUR, "batch_size": 8},
     "warmup+augment": {"variant": "csngan", **WARMUP, **AUGMENT},
     "warmup+augment+ttur": {"variant": "csngan", **WARMUP, **AUGMENT, **TTUR},
     "cdcgan+warmup": {"variant": "cdcgan", **WARMUP},
