@@ -25,33 +25,22 @@ from fashiongan.files import write_atomic
 TTUR = {"g_learning_rate": 1e-4, "d_learning_rate": 4e-4}
 AUGMENT = {"augment": "translation,cutout"}
 WARMUP = {"ema_warmup": True}
+
+
+def scaled(rates: dict, factor: int) -> dict:
+    """Both learning rates times `factor` (a power of two, so the floats stay exact)."""
+    return {name: rate * factor for name, rate in rates.items()}
+
+
 ARMS: dict[str, dict] = {
     "baseline": {"variant": "csngan"},
     "warmup": {"variant": "csngan", **WARMUP},
     "warmup+ttur": {"variant": "csngan", **WARMUP, **TTUR},
-    "warmup+ttur+b256": {
-        "variant": "csngan",
-        **WARMUP,
-        "batch_size": 256,
-        "g_learning_rate": 2e-4,
-        "d_learning_rate": 8e-4,
-    },
+    "warmup+ttur+b256": {"variant": "csngan", **WARMUP, "batch_size": 256, **scaled(TTUR, 2)},
     "warmup+ttur+b32": {"variant": "csngan", **WARMUP, **TTUR, "batch_size": 32},
     "warmup+ttur+b16": {"variant": "csngan", **WARMUP, **TTUR, "batch_size": 16},
-    "warmup+ttur2x+b16": {
-        "variant": "csngan",
-        **WARMUP,
-        "batch_size": 16,
-        "g_learning_rate": 2e-4,
-        "d_learning_rate": 8e-4,
-    },
-    "warmup+ttur4x+b16": {
-        "variant": "csngan",
-        **WARMUP,
-        "batch_size": 16,
-        "g_learning_rate": 4e-4,
-        "d_learning_rate": 1.6e-3,
-    },
+    "warmup+ttur2x+b16": {"variant": "csngan", **WARMUP, "batch_size": 16, **scaled(TTUR, 2)},
+    "warmup+ttur4x+b16": {"variant": "csngan", **WARMUP, "batch_size": 16, **scaled(TTUR, 4)},
     "warmup+augment": {"variant": "csngan", **WARMUP, **AUGMENT},
     "warmup+augment+ttur": {"variant": "csngan", **WARMUP, **AUGMENT, **TTUR},
     "cdcgan+warmup": {"variant": "cdcgan", **WARMUP},

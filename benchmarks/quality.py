@@ -53,10 +53,10 @@ def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None
         earlier = json.loads(result_path.read_text())
         if earlier["epochs"] >= epochs:
             return earlier
-    started = (run / CONFIG_FILE).is_file()
-    if not started or training_record(run)["epochs"] < epochs:
-        config = TrainConfig(variant=name, epochs=epochs, out=str(run), data_dir=data_dir)
-        train(config, resume=started, verbose=2)
+    # Resumed even when its history already reaches `epochs`: a run stopped after its last
+    # checkpoint but before it wrote generator.keras gets that file from the checkpoint.
+    config = TrainConfig(variant=name, epochs=epochs, out=str(run), data_dir=data_dir)
+    train(config, resume=(run / CONFIG_FILE).is_file(), verbose=2)
     exporter.export(run, export_dir, formats=("onnx",))
     result = evaluate(export_dir, "fashion_mnist", n=n, data_dir=data_dir)
     result.update(variant=name, classic=VARIANTS[name].classic, **training_record(run), hardware=describe_hardware())

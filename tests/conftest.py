@@ -34,6 +34,17 @@ def write_idx_dataset(directory: Path, train: int = 64, test: int = 16, compress
     return directory
 
 
+def benchmark_script(name: str):
+    """A script of benchmarks/ (not a package module), loaded from its path."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def free_ports(count: int) -> list[int]:
     """Ports free on 127.0.0.1 now, for tests that start a cluster of local processes."""
     import socket

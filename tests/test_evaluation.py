@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import benchmark_script
 
 from fashiongan.evaluation import metrics
 from fashiongan.evaluation.classifier import ACCURACY_BARS, PACKAGED_ROOT, find_classifier, read_classifier_info
@@ -135,18 +136,6 @@ def test_evaluate_conditional_generator_reports_label_agreement_beside_the_class
     assert "label agreement by class" in table and "ankle boot" in table.lower().replace("-", " ")
 
 
-def _quality_script():
-    """benchmarks/quality.py is a script, not a package module: load it from its path."""
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "quality.py"
-    spec = importlib.util.spec_from_file_location("quality_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _result(variant, classic, fd, recall=0.9, shares=(0.1,) * 10, epochs=10, agreement=None):
     generator = {
         "frechet_distance": fd,
@@ -179,7 +168,7 @@ def _result(variant, classic, fd, recall=0.9, shares=(0.1,) * 10, epochs=10, agr
 
 
 def test_quality_targets_compare_the_best_finished_new_variant_with_the_best_classic():
-    script = _quality_script()
+    script = benchmark_script("quality")
     results = [
         _result("cdcgan", False, 40.0, recall=0.85, agreement=0.93),
         _result("sngan", False, 45.0, recall=0.6),
@@ -208,7 +197,7 @@ def test_quality_targets_compare_the_best_finished_new_variant_with_the_best_cla
 
 
 def test_quality_report_lists_runs_in_training_without_counting_them():
-    script = _quality_script()
+    script = benchmark_script("quality")
     evaluated = [_result("cdcgan", False, 40.0, recall=0.85, agreement=0.93), _result("dcgan", True, 80.0)]
     in_training = {"variant": "fashiongan", "classic": True, "epochs": 4, "batch_size": 128, "train_seconds": 2880.0}
     not_evaluated = dict(in_training, variant="sngan", classic=False, epochs=10)
@@ -225,7 +214,7 @@ def test_quality_report_lists_runs_in_training_without_counting_them():
 
 
 def test_quality_readme_block_is_replaced_between_its_markers_only(tmp_path):
-    script = _quality_script()
+    script = benchmark_script("quality")
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{script.README_BEGIN}\nold table\n{script.README_END}\noutro\n")
     script.write_readme(readme, "new table")

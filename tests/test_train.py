@@ -260,15 +260,11 @@ def test_progress_lines_in_a_log_and_an_animation_with_a_frame_per_epoch(tiny_da
 def test_long_run_evaluates_the_checkpoint_not_a_stale_generator(tiny_data_dir, tmp_path):
     """A long run killed after a chunk's last checkpoint but before train() wrote generator.keras
     resumes into the checkpoint's generator: the chunk is not evaluated with an older one."""
-    import importlib.util
     import shutil
-    from pathlib import Path
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "long_run.py"
-    spec = importlib.util.spec_from_file_location("long_run_benchmark", path)
-    long_run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(long_run)
+    from conftest import benchmark_script
 
+    long_run = benchmark_script("long_run")
     run = tmp_path / "run"
     train(tiny_config(tiny_data_dir, run, variant="dense"), verbose=0)
     stale = tmp_path / "stale" / "generator.keras"
