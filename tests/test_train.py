@@ -214,24 +214,34 @@ def test_max_steps_caps_the_run(tiny_data_dir, tmp_path):
 
 
 @pytest.mark.cpu_only
-def test_a_time_budget_stops_at_the_first_step_past_it_and_resumes_exactly(tiny_data_dir, tmp_path):
-    """Steps slowed to 0.6 s: a 6 s budget (counted from the start of training, compilation
-    included) stops at the first step that ends past it, with a checkpoint there (inside an
-    epoch, unless the timing lands on an epoch's end); a resume without the budget ends as an
-    uninterrupted run."""
+def test_a_time_budget_stops_at_the_first_step_past_it_and_resumes_exactly(tiny_data_dir, tmp_path, monkeypatch):
+    """The budget's clock moves 0.6 s a step (a fake clock, so a slow first step on a busy
+    machine cannot use up the budget): a 6 s budget stops at the first step that ends past it,
+    with a checkpoint there (inside an epoch, unless the timing lands on an epoch's end); a resume
+    without the budget ends as an uninterrupted run."""
     import time
+    from types import SimpleNamespace
+
+    from fashiongan.model import callbacks
 
     class SlowSteps(keras.callbacks.Callback):
-        def on_train_begin(self, logs=None):
-            self.started, self.ends = time.monotonic(), []
+        def __init__(self):
+            super().__init__()
+            self.steps, self.ends = 0, []
+
+        def now(self) -> float:
+            return 0.6 * self.steps
+
+        def on_train_batch_begin(self, batch, logs=None):
+            self.steps += 1
 
         def on_train_batch_end(self, batch, logs=None):
-            self.ends.append(time.monotonic() - self.started)
-            time.sleep(0.6)
+            self.ends.append(self.now())
 
     settings = {"variant": "dense", "epochs": 6, "steps_per_epoch": 4}
     straight = train(tiny_config(tiny_data_dir, tmp_path / "straight", **settings), verbose=0)
     run, slow = tmp_path / "budget", SlowSteps()
+    monkeypatch.setattr(callbacks, "time", SimpleNamespace(monotonic=slow.now, perf_counter=time.perf_counter))
     train(tiny_config(tiny_data_dir, run, time_budget=0.1, **settings), verbose=0, extra_callbacks=[slow])
     assert 2 <= len(slow.ends) < 24, slow.ends
     assert slow.ends[-1] >= 6 - 0.05 and slow.ends[-2] < 6 + 0.05, slow.ends
