@@ -31,6 +31,20 @@ def _figures(features, probabilities, real_features, num_classes: int, k: int) -
     }
 
 
+def draw_samples(sampler, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The `n` images the evaluator scores (noise from `seed`, labels spread evenly when the
+    generator is conditional), clipped to [0, 1], and their labels."""
+    labels = sampler.labels(n) if sampler.conditional else None
+    noise = sampler.noise(n, seed)
+    images = np.concatenate(
+        [
+            sampler.generate(noise[i : i + 500], None if labels is None else labels[i : i + 500])
+            for i in range(0, n, 500)
+        ]
+    )
+    return np.clip(images, 0.0, 1.0).astype(np.float32), labels
+
+
 def evaluate(
     model: str | os.PathLike,
     dataset: str,
@@ -63,16 +77,10 @@ def evaluate(
     real_features, real_probabilities = net(unit(test.images[real_order]))
     floor_features, floor_probabilities = net(unit(train.images[rng.permutation(len(train.images))[:n]]))
 
-    labels = sampler.labels(n) if sampler.conditional else None
     report(f"evaluate: sampling {n:,} images from {sampler.format}")
-    images = np.concatenate(
-        [
-            sampler.generate(sampler.noise(n, seed)[i : i + 500], None if labels is None else labels[i : i + 500])
-            for i in range(0, n, 500)
-        ]
-    )
+    images, labels = draw_samples(sampler, n, seed)
     report("evaluate: classifier features of the samples, then k-NN precision and recall")
-    features, probabilities = net(np.clip(images, 0.0, 1.0).astype(np.float32))
+    features, probabilities = net(images)
     result = {
         "model": str(model),
         "format": sampler.format,
