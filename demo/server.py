@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import http.server
+import io
 import json
 import os
 import posixpath
@@ -22,6 +23,7 @@ PAGE_DIR = Path(__file__).resolve().parent
 MODEL_PREFIX = "/model/"  # /model/<name>/<file>: a file of the export folder served as <name>
 NOT_SERVED = "__not_served__"  # a name that never exists: the answer to a refused path
 SPEC_PATH = "/spec.json"  # what the page reads of fashiongan.spec
+IDLE_TIMEOUT_S = 30  # a connection whose client sends or reads nothing for this long is closed
 # The page feeds float32 noise and reads float32 images: every TFLite file but the full-integer one.
 TFLITE_ARTIFACTS = tuple(artifact.name for artifact in spec.artifacts_of("tflite") if not artifact.integer_io)
 TYPES = {
@@ -79,7 +81,13 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
     def __init__(self, *args, export_dirs: dict[str, Path], **kwargs):
         self.export_dirs = export_dirs
+        self.timeout = IDLE_TIMEOUT_S  # the socket's timeout, read per connection
         super().__init__(*args, directory=str(PAGE_DIR), **kwargs)
+
+    def handle(self) -> None:
+        """A client that goes away (a reset, a closed socket) ends its connection silently."""
+        with contextlib.suppress(ConnectionError):
+            super().handle()
 
     def translate_path(self, path: str) -> str:
         """The file a URL path names, or a path that does not exist: nothing outside the page
@@ -106,15 +114,16 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
         self.send_error(404, "Not found")
         return None
 
-    def do_GET(self):
+    def send_head(self):
+        """Status and headers, and the body for GET to copy; shared by GET and HEAD."""
         if urllib.parse.urlsplit(self.path).path != SPEC_PATH:
-            return super().do_GET()
+            return super().send_head()
         body = page_spec(list(self.export_dirs))
         self.send_response(200)
         self.send_header("Content-Type", TYPES[".json"])
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        return io.BytesIO(body)
 
     def end_headers(self):
         self.send_header("Cache-Control", "no-store")
@@ -125,6 +134,15 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
             super().log_message(format, *args)
 
 
+def make_server(folders: dict[str, Path], port: int = 0, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    """A server, bound but not yet serving, of the page and each export folder by its name."""
+    handler = functools.partial(DemoHandler, export_dirs={name: folder.resolve() for name, folder in folders.items()})
+    try:
+        return http.server.ThreadingHTTPServer((host, port), handler)
+    except OSError as error:
+        raise FashionGANError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+
+
 def serve(exports: list[str | os.PathLike] | None = None, port: int = 8000, host: str = "127.0.0.1") -> None:
     """Serve export folders or pretrained generators by name (default: every pretrained one),
     until interrupted; prints the address (port 0 picks a free one)."""
@@ -132,11 +150,7 @@ def serve(exports: list[str | os.PathLike] | None = None, port: int = 8000, host
     for folder in folders.values():
         for warning in check_export(folder):
             print(f"warning: {warning}", file=sys.stderr)
-    handler = functools.partial(DemoHandler, export_dirs={name: folder.resolve() for name, folder in folders.items()})
-    try:
-        server = http.server.ThreadingHTTPServer((host, port), handler)
-    except OSError as error:
-        raise FashionGANError(f"cannot listen on {host}:{port} ({error.strerror})") from None
+    server = make_server(folders, port, host)
     with server:
         shown = ", ".join(str(folder) for folder in folders.values())
         print(f"demo of {shown} at http://{host}:{server.server_port}/ (Ctrl-C stops it)", flush=True)

@@ -1,11 +1,16 @@
 """The browser demo in a real browser: Debian's Chromium, headless, driven by Playwright, against
-`fashiongan demo` on a free loopback port."""
+`fashiongan demo` on a free loopback port; and its server against hostile clients, over plain sockets."""
 
+import contextlib
 import os
 import select
 import shutil
+import socket
+import struct
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,3 +220,97 @@ def test_served_folders_default_to_every_pretrained_generator_and_name_each_once
     given = served_folders(["../../a/export", "../../b/export", ".", "mnist"])
     assert list(given) == ["export", "export-2", "export-3", "mnist"]
     assert given["mnist"] == pretrained.generator_dir("mnist")
+
+
+WASM_PATH = "/vendor/litertjs-core/wasm/litert_wasm_compat_internal.wasm"
+
+
+@pytest.fixture
+def export_folder(tmp_path) -> Path:
+    """A folder served as an export: a manifest, and a TFLite file larger than any socket buffer."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"artifacts": {}}')
+    (folder / "generator.tflite").write_bytes(bytes(16 << 20))
+    return folder
+
+
+@contextlib.contextmanager
+def served(folder: Path):
+    """The demo server of `folder` (as /model/export/) on a free port of this process. On exit it
+    waits for every connection's thread, so all they print is captured by then."""
+    from fashiongan.demo.server import make_server
+
+    server = make_server({"export": folder})
+    server.daemon_threads = False  # server_close() then joins each connection's thread
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def exchange(port: int, request: str) -> tuple[int, list[bytes], bytes]:
+    """Status, header lines (less Date) and body of the answer to one HTTP/1.0 request."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(request.encode())
+        answer = b"".join(iter(lambda: client.recv(1 << 16), b""))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *headers = head.split(b"\r\n")
+    return int(status_line.split()[1]), [line for line in headers if not line.startswith(b"Date:")], body
+
+
+def test_head_answers_as_get_without_a_body(export_folder):
+    paths = ("/", "/spec.json", "/app.js", "/model/export/manifest.json", "/model/export/nothing", "/server.py")
+    with served(export_folder) as port:
+        for path in paths:
+            status, headers, body = exchange(port, f"GET {path} HTTP/1.0\r\n\r\n")
+            assert exchange(port, f"HEAD {path} HTTP/1.0\r\n\r\n") == (status, headers, b""), path
+            assert status == (404 if path.endswith(("nothing", ".py")) else 200) and body, path
+
+
+def test_a_client_that_goes_away_early_leaves_stderr_quiet(export_folder, capfd, monkeypatch):
+    """Reset mid-answer (the wasm, a TFLite file) and mid-request: no traceback, and no log line
+    since access logging is off by default."""
+    monkeypatch.delenv("FASHIONGAN_DEMO_LOG", raising=False)
+    requests = (f"GET {WASM_PATH} HTTP/1.0\r\n\r\n", "GET /model/export/generator.tflite HTTP/1.0\r\n\r\n", "GET /")
+    with served(export_folder) as port:
+        for request in requests:
+            with socket.socket() as client:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                client.connect(("127.0.0.1", port))
+                client.sendall(request.encode())
+                if request.endswith("\r\n"):
+                    assert client.recv(16).startswith(b"HTTP/1.0 200")  # the answer has begun
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+    assert capfd.readouterr().err == ""
+
+
+def test_an_idle_connection_is_closed(export_folder, monkeypatch):
+    from fashiongan.demo import server
+
+    monkeypatch.setattr(server, "IDLE_TIMEOUT_S", 0.5)
+    with served(export_folder) as port, socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        started = time.monotonic()
+        try:
+            closed = client.recv(1) == b""
+        except ConnectionResetError:
+            closed = True
+        except TimeoutError:
+            closed = False
+        assert closed and 0.4 <= time.monotonic() - started < 5
+
+
+def test_links_out_of_an_export_are_not_served(export_folder, tmp_path):
+    (tmp_path / "outside.txt").write_text("secret")
+    (export_folder / "evil.txt").symlink_to(tmp_path / "outside.txt")
+    (export_folder / "hostname").symlink_to("/etc/hostname")
+    (export_folder / "up").symlink_to(tmp_path, target_is_directory=True)
+    with served(export_folder) as port:
+        assert exchange(port, "GET /model/export/manifest.json HTTP/1.0\r\n\r\n")[0] == 200
+        for link in ("evil.txt", "hostname", "up/outside.txt"):
+            status, _, body = exchange(port, f"GET /model/export/{link} HTTP/1.0\r\n\r\n")
+            assert status == 404 and b"secret" not in body, link
