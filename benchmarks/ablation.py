@@ -11,15 +11,16 @@ where they stopped and finished arms are not trained again.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import comma_names, evaluation_count, output_folder, run_script, script_parser
 from quality import training_record
 
+from fashiongan.cli import positive_int
 from fashiongan.files import write_atomic
 
 TTUR = {"g_learning_rate": 1e-4, "d_learning_rate": 4e-4}
@@ -103,19 +104,15 @@ def table(results: list[dict], images: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=300_000)
-    parser.add_argument("--out", type=Path, default=Path("runs/ablation"))
-    parser.add_argument("--arms", default=",".join(ARMS))
-    parser.add_argument("--n", type=int, default=10_000)
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("--images", type=positive_int, default=300_000, help="training images per arm")
+    parser.add_argument("--out", type=output_folder, default=Path("runs/ablation"))
+    parser.add_argument("--arms", type=comma_names(ARMS, "arm"), default=",".join(ARMS), help="comma-separated")
+    parser.add_argument("--n", type=evaluation_count, default=10_000, help="samples per evaluation")
     args = parser.parse_args()
-    names = [name for name in args.arms.split(",") if name]
-    unknown = [name for name in names if name not in ARMS]
-    if unknown:
-        parser.error(f"unknown arm {', '.join(unknown)}; choose from {', '.join(ARMS)}")
-    results = [run_arm(name, args.images, args.out, args.n) for name in names]
+    results = [run_arm(name, args.images, args.out, args.n) for name in args.arms]
     print(table(results, args.images))
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

@@ -11,7 +11,6 @@ tests/older_stack_worker.py in .venv-older/ where it is built.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
@@ -21,7 +20,11 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import export_folder, image_count, manifest_with, opens, run_script, script_parser
 from older_stack_worker import CONSUMER_OF, older_stack_ready, open_in_older_stack, run_opencv
+
+from fashiongan.cli import add_trust_flag
 
 REFUSAL_CHARS = 70  # of a consumer's error, in a table cell
 
@@ -86,30 +89,31 @@ def cell(images, expected) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("exports", nargs="+", type=Path)
-    parser.add_argument("--n", type=int, default=8)
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("exports", nargs="+", type=export_folder)
+    parser.add_argument("--n", type=image_count, default=8, help="inputs per artifact")
+    add_trust_flag(parser)
     args = parser.parse_args()
+    why = "the generator the others are compared with"
+    manifests = {export_dir: manifest_with(export_dir, ("keras",), why) for export_dir in args.exports}
 
     from fashiongan import spec
     from fashiongan.inference.backends import open_artifact
-    from fashiongan.inference.manifest import read_manifest
 
     rows: dict[tuple[str, str], dict[str, str]] = {}
     runtimes = runtime_names()
     variants = []
-    for export_dir in args.exports:
-        manifest = read_manifest(export_dir)
+    for export_dir, manifest in manifests.items():
         variant = spec.get_variant(manifest["variant"])
         variants.append(variant.name)
         noise = np.random.default_rng(0).standard_normal((args.n, variant.latent_dim)).astype(np.float32)
         labels = np.arange(args.n, dtype=np.int32) % variant.num_classes if variant.conditional else None
-        names = [name for name in spec.ARTIFACT_NAMES if name in manifest["artifacts"]]
+        names = [name for name in spec.ARTIFACT_NAMES if name in manifest["artifacts"] and opens(name, args)]
         paths = {name: export_dir / spec.ARTIFACT_FORMATS[name].path for name in names}
         expected = open_artifact("keras", paths["keras"]).run(noise, labels)
         for name in names:
             runtime = spec.ARTIFACT_FORMATS[name].runtime
-            images = open_artifact(name, paths[name]).run(noise, labels)
+            images = open_artifact(name, paths[name], trust_savedmodel=args.trust_savedmodel).run(noise, labels)
             rows.setdefault((runtimes[runtime], name), {})[variant.name] = cell(images, expected)
         for consumer, (runtime, run) in local_consumers().items():
             for name in (name for name in names if spec.ARTIFACT_FORMATS[name].runtime == runtime):
@@ -136,4 +140,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

@@ -6,8 +6,12 @@ times it shows: the README's docs/demo-page.png and its generation-time figure.
 
 import subprocess
 import sys
+from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import run_script, script_parser
+
+SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "demo-page.png"
 
 
 def generate(page, class_value: str) -> str:
@@ -18,6 +22,9 @@ def generate(page, class_value: str) -> str:
 
 
 def main() -> None:
+    script_parser(__file__, __doc__).parse_args()  # it takes no arguments
+    from playwright.sync_api import sync_playwright
+
     server = subprocess.Popen(
         [sys.executable, "-m", "fashiongan", "demo", "--port", "0"], stdout=subprocess.PIPE, text=True
     )
@@ -31,11 +38,11 @@ def main() -> None:
             page.fill("#seed", "42")
             for class_value in ("", "7", ""):  # every class, sneakers, every class again
                 print(generate(page, class_value))
-            page.screenshot(path="docs/demo-page.png", full_page=True)
+            page.screenshot(path=str(SCREENSHOT), full_page=True)
             browser.close()
     finally:
         server.terminate()
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

@@ -11,18 +11,35 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import image_count, output_folder, run_folder, run_script, script_parser
+
+
+def parse_arguments() -> argparse.Namespace:
+    """The arguments, with each run's export folder checked as `fashiongan export --out` checks it."""
+    from fashiongan.export.exporter import check_out
+
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("runs", nargs="+", type=run_folder)
+    parser.add_argument("--out", type=output_folder, default=Path("exports/bench"), help="holds one export per run")
+    parser.add_argument("--n", type=image_count, default=64, help="noise vectors per artifact")
+    args = parser.parse_args()
+    names = [run.name for run in args.runs]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice:
+        parser.error(f"two runs named {twice}: their exports would share {args.out / twice}")
+    for run in args.runs:
+        check_out(args.out / run.name, run)
+    return args
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("exports/bench"))
-    parser.add_argument("--n", type=int, default=64)
-    args = parser.parse_args()
+    args = parse_arguments()
 
     import keras
     import numpy as np
@@ -49,7 +66,8 @@ def main() -> None:
         inputs = {"noise": noise, "label": labels} if variant.conditional else {"noise": noise}
         expected = (np.asarray(generator(inputs, training=False)) - low) / (high - low)
         for artifact, record in manifest["artifacts"].items():
-            images = open_artifact(artifact, export_dir / spec.ARTIFACT_FORMATS[artifact].path).run(noise, labels)
+            path = export_dir / spec.ARTIFACT_FORMATS[artifact].path  # written just now: its SavedModel is ours
+            images = open_artifact(artifact, path, trust_savedmodel=True).run(noise, labels)
             difference = np.abs(images - expected)
             figures = f"{record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e}"
             print(f"| {variant.name} | {artifact} | {figures} |")
@@ -59,4 +77,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

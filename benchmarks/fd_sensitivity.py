@@ -11,10 +11,16 @@ the "as drawn" column repeats its FD.
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import numpy as np
 
-from fashiongan import inference
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import comma_names, evaluation_count, run_script, script_parser
+
+from fashiongan import inference, spec
+from fashiongan.cli import non_negative_int, path_text
 from fashiongan.evaluation import metrics
 from fashiongan.evaluation.classifier import Classifier, find_classifier, unit
 from fashiongan.evaluation.evaluator import draw_samples
@@ -23,23 +29,29 @@ from fashiongan.model import data
 GREY_LEVEL = 1 / 255
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", help="pretrained name or export folder")
-    parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--formats", default="onnx,tflite_dynamic", help="two artifacts of the export")
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--seed", type=int, default=0)
+def parse_arguments() -> argparse.Namespace:
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("model", type=path_text, help="pretrained name or export folder")
+    parser.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
+    formats = comma_names(spec.ARTIFACT_NAMES, "format")
+    parser.add_argument("--formats", type=formats, default="onnx,tflite_dynamic", help="two artifacts of the export")
+    parser.add_argument("--n", type=evaluation_count, default=10_000, help="samples per format")
+    parser.add_argument("--seed", type=non_negative_int, default=0)
     args = parser.parse_args()
-    formats = args.formats.split(",")
-    if len(formats) != 2:
-        parser.error(f"--formats takes two artifacts, got {args.formats!r}")
+    if len(args.formats) != 2:
+        parser.error(f"--formats: takes two different artifacts, got {','.join(args.formats)}")
+    return args
 
+
+def main() -> None:
+    args = parse_arguments()
+    formats = args.formats
+    samplers = {format: inference.load(args.model, format) for format in formats}  # a bad model fails first
     net = Classifier(find_classifier(args.dataset))
     test = data.load_dataset(args.dataset, "test")
     real_order = np.random.default_rng(args.seed).permutation(len(test.images))[: args.n]
     real_features, _ = net(unit(test.images[real_order]))
-    samples = {format: draw_samples(inference.load(args.model, format), args.n, args.seed)[0] for format in formats}
+    samples = {format: draw_samples(sampler, args.n, args.seed)[0] for format, sampler in samplers.items()}
 
     grey_levels = np.abs(samples[formats[0]] - samples[formats[1]]) / GREY_LEVEL
     print(f"{formats[0]} against {formats[1]}, {args.n:,} samples: mean difference {grey_levels.mean():.2f} "
@@ -54,4 +66,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

@@ -21,9 +21,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import evaluation_count, export_target, output_file, output_folder, overlaps, run_script, script_parser
 from ablation import ARMS, FIGURE_HEADERS, figure_cells
 from quality import ship_run, training_record
 
+from fashiongan import spec
+from fashiongan.cli import positive_int
+from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
 
 CURVE_FILE = "curve.json"
@@ -67,19 +71,26 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="fashion_mnist")
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--recipe", default="warmup+ttur", help=f"an ablation arm: {', '.join(ARMS)}")
-    parser.add_argument("--epochs", type=int, default=60)
-    parser.add_argument("--chunk", type=int, default=5, help="epochs between evaluations")
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--ship", type=Path, help="then export the run's generator as this pretrained folder")
-    parser.add_argument("--ship-grid", type=Path, help="with --ship: a 10x10 grid PNG, one class per column")
+def parse_arguments() -> argparse.Namespace:
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
+    parser.add_argument("--out", type=output_folder, required=True)
+    parser.add_argument("--recipe", choices=tuple(ARMS), default="warmup+ttur", help="an ablation arm")
+    parser.add_argument("--epochs", type=positive_int, default=60)
+    parser.add_argument("--chunk", type=positive_int, default=5, help="epochs between evaluations")
+    parser.add_argument("--n", type=evaluation_count, default=10_000, help="samples per evaluation")
+    parser.add_argument("--ship", type=export_target, help="then export the run's generator as this pretrained folder")
+    parser.add_argument("--ship-grid", type=output_file, help="with --ship: a 10x10 grid PNG, one class per column")
     args = parser.parse_args()
-    if args.recipe not in ARMS:
-        parser.error(f"unknown recipe {args.recipe}; choose from {', '.join(ARMS)}")
+    if args.ship_grid and not args.ship:
+        parser.error("--ship-grid: needs --ship")
+    if args.ship and overlaps(args.ship, args.out):
+        parser.error(f"--ship {args.ship}: is, holds or lies inside the run {args.out}; choose a folder beside it")
+    return args
+
+
+def main() -> None:
+    args = parse_arguments()
     curve_path = args.out / CURVE_FILE
     rows = json.loads(curve_path.read_text()) if curve_path.is_file() else []
     targets = sorted({*range(args.chunk, args.epochs, args.chunk), args.epochs})  # the last chunk may be short
@@ -92,7 +103,7 @@ def main() -> None:
         print(table(rows), flush=True)
     print(table(rows))
     if args.ship and not rows:
-        parser.error("nothing evaluated to ship")
+        raise FashionGANError("nothing evaluated to ship")
     if args.ship:
         ship(args, rows[-1])
 
@@ -120,4 +131,4 @@ def ship(args: argparse.Namespace, last: dict) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

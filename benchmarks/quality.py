@@ -19,6 +19,19 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import (
+    evaluation_count,
+    existing_folder,
+    export_target,
+    output_file,
+    output_folder,
+    overlaps,
+    run_script,
+    script_parser,
+)
+
+from fashiongan.cli import path_text, positive_int
 from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
 from fashiongan.spec import VARIANTS
@@ -213,28 +226,46 @@ def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path 
     return ship_run(root / best["variant"], folder, "fashion_mnist", best["n"], grid, record)
 
 
-def write_readme(readme: Path, block: str) -> None:
+def readme_parts(readme: Path) -> tuple[str, str]:
+    """The text of `readme` before and after its quality-table block; one without the block is refused."""
     text = readme.read_text()
     if README_BEGIN not in text or README_END not in text:
         raise FashionGANError(f"{readme}: no {README_BEGIN} ... {README_END} block to fill")
     head, rest = text.split(README_BEGIN, 1)
-    tail = rest.split(README_END, 1)[1]
+    return head, rest.split(README_END, 1)[1]
+
+
+def write_readme(readme: Path, block: str) -> None:
+    head, tail = readme_parts(readme)
     write_atomic(readme, f"{head}{README_BEGIN}\n{block}\n{README_END}{tail}".encode())
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--epochs", type=int, default=10)
+def parse_arguments() -> argparse.Namespace:
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("--epochs", type=positive_int, default=10)
     parser.add_argument("--variants", nargs="+", default=list(ORDER), choices=list(VARIANTS))
-    parser.add_argument("--out", default="runs/quality")
-    parser.add_argument("--n", type=int, default=10000, help="samples per evaluation")
-    parser.add_argument("--data-dir")
-    parser.add_argument("--readme", help="write the table between the quality-table markers of this file")
+    parser.add_argument("--out", type=output_folder, default="runs/quality")
+    parser.add_argument("--n", type=evaluation_count, default=10000, help="samples per evaluation")
+    parser.add_argument("--data-dir", type=existing_folder)
+    parser.add_argument("--readme", type=path_text, help="write the table between this file's quality-table markers")
     parser.add_argument("--report-only", action="store_true", help="tabulate what has been evaluated, train nothing")
-    parser.add_argument("--ship", help="export the best new variant into this folder (e.g. pretrained/fashion_mnist)")
-    parser.add_argument("--ship-grid", help="with --ship: write a 10x10 sample grid PNG here")
+    parser.add_argument("--ship", type=export_target, help="export the best new variant into this folder")
+    parser.add_argument("--ship-grid", type=output_file, help="with --ship: write a 10x10 sample grid PNG here")
     args = parser.parse_args()
-    root = Path(args.out)
+    args.variants = list(dict.fromkeys(args.variants))
+    if args.ship_grid and not args.ship:
+        parser.error("--ship-grid: needs --ship")
+    clash = next((name for name in args.variants if args.ship and overlaps(args.ship, args.out / name)), None)
+    if clash:
+        parser.error(f"--ship {args.ship}: is, holds or lies inside the run {args.out / clash}; choose another folder")
+    if args.readme:
+        readme_parts(Path(args.readme))  # refused now, not after the training
+    return args
+
+
+def main() -> int:
+    args = parse_arguments()
+    root, data_dir = args.out, str(args.data_dir) if args.data_dir else None
     results = []
     for name in args.variants:
         if args.report_only:
@@ -244,7 +275,7 @@ def main() -> int:
                 results.append(result)
             continue
         started = time.perf_counter()
-        results.append(run_variant(name, args.epochs, root, args.n, args.data_dir))
+        results.append(run_variant(name, args.epochs, root, args.n, data_dir))
         print(f"{name}: done in {time.perf_counter() - started:.0f} s", flush=True)
     if not any("generator" in result for result in results):
         raise FashionGANError(f"no evaluated runs under {root}")
@@ -253,7 +284,7 @@ def main() -> int:
     if args.readme:
         write_readme(Path(args.readme), block)
     if args.ship:
-        shipped = ship(results, args.epochs, root, Path(args.ship), Path(args.ship_grid) if args.ship_grid else None)
+        shipped = ship(results, args.epochs, root, args.ship, args.ship_grid)
         for artifact, result in shipped["formats"].items():
             figures = result["generator"]
             print(
@@ -264,7 +295,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except FashionGANError as error:
-        sys.exit(f"quality: {error}")
+    run_script(main, __file__)

@@ -10,7 +10,6 @@ the TensorFlow path (.keras), and the size of a base install (no extras) in a fr
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -21,7 +20,13 @@ import venv
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import export_folder, manifest_with, opens, run_script, script_parser
+
+from fashiongan.cli import add_trust_flag, positive_int
+
 ROOT = Path(__file__).resolve().parents[1]
+COLD_START_FORMATS = ("onnx", "tflite", "keras")  # timed on the first export
 
 
 def median_seconds(function, calls: int) -> float:
@@ -57,11 +62,15 @@ def site_packages_megabytes(environment: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("exports", nargs="+", type=Path)
-    parser.add_argument("--calls", type=int, default=200)
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("exports", nargs="+", type=export_folder)
+    parser.add_argument("--calls", type=positive_int, default=200, help="batch-1 calls timed per format")
     parser.add_argument("--no-install-size", action="store_true")
+    add_trust_flag(parser)
     args = parser.parse_args()
+    manifest_with(args.exports[0], COLD_START_FORMATS, "the cold starts")
+    for export_dir in args.exports:
+        manifest_with(export_dir, ("keras",), "the model.predict baseline")
 
     import keras
     import numpy as np
@@ -88,8 +97,8 @@ def main() -> None:
         predict_rate = throughput(lambda model=model, batch=predict_many: model.predict(batch, verbose=0), 256)
         baseline = f"{predict_latency * 1e3:.2f} | 1.0 | {predict_rate:,.0f} | 1.0"
         print(f"| {manifest['variant']} | keras `predict` (baseline) | {baseline} |")
-        for artifact in manifest["artifacts"]:
-            sampler = inference.load(export_dir, artifact)
+        for artifact in filter(lambda name: opens(name, args), manifest["artifacts"]):
+            sampler = inference.load(export_dir, artifact, trust_savedmodel=args.trust_savedmodel)
             latency = median_seconds(lambda sampler=sampler, noise=one: sampler.generate(noise), args.calls)
             rate = throughput(lambda sampler=sampler, noise=many: sampler.generate(noise), 256)
             print(
@@ -97,9 +106,9 @@ def main() -> None:
                 f"| {rate:,.0f} | {rate / predict_rate:.1f} |"
             )
     print()
-    fashiongan = [sys.executable, "-m", "fashiongan", "sample", str(args.exports[0]), "--n", "16"]
+    fashiongan = [sys.executable, "-m", "fashiongan", "sample", str(args.exports[0].resolve()), "--n", "16"]
     with tempfile.TemporaryDirectory() as scratch:
-        for artifact in ("onnx", "tflite", "keras"):
+        for artifact in COLD_START_FORMATS:
             seconds = cold_start(fashiongan + ["--format", artifact, "--out", f"{scratch}/{artifact}.png"])
             print(f"cold start, fashiongan sample --format {artifact} (fresh process to PNG written): {seconds:.2f} s")
         if not args.no_install_size:
@@ -113,4 +122,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)

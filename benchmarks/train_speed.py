@@ -31,6 +31,13 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import comma_names, existing_folder, run_script, script_parser
+
+from fashiongan import spec
+from fashiongan.cli import positive_float, positive_int
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 DEFAULT_STEPS = {"dense": 100, "fashiongan": 6, "dcgan": 30}
@@ -151,7 +158,7 @@ def jax_images_per_second(config, runtime, split, steps: int, warmup: int) -> di
 
 def run_side(args) -> dict:
     """One side in this process: {"images_per_second": ..., "describe": ..., ...}."""
-    side, name = args.side, args.variants
+    side, (name,) = args.side, args.variants
     if side.startswith("torch"):
         import torch
         from torch_dcgan import images_per_second
@@ -207,7 +214,7 @@ def measure(side: str, name: str, args, steps: int) -> dict:
 
 
 def peak_tflops(args, results: dict) -> float | None:
-    if args.peak_tflops:
+    if args.peak_tflops is not None:
         return args.peak_tflops
     described = " ".join(result.get("describe", "") for result in results.values())
     return next((peak for name, peak in PEAK_TFLOPS.items() if name in described), None)
@@ -231,43 +238,43 @@ def peak_cells(jax_result: dict, peak: float | None) -> list[str]:
     return [f"{flops / 1e9:.2f}", fraction]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sides", default=",".join(SIDES))
-    parser.add_argument("--variants", default="dense,fashiongan,dcgan")
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--steps", type=int, help="timed steps per side (default: per variant)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--strategy", default="auto")
-    parser.add_argument("--xla", default="auto")
-    parser.add_argument("--steps-per-execution", type=int)
-    parser.add_argument("--mixed-precision", default="auto")
-    parser.add_argument("--device-data", default="auto")
-    parser.add_argument("--peak-tflops", type=float, help="the device's peak, for the JAX side's fraction of it")
-    parser.add_argument("--data-dir")
+def parse_arguments() -> argparse.Namespace:
+    parser = script_parser(__file__, __doc__)
+    parser.add_argument("--sides", type=comma_names(SIDES, "side"), default=",".join(SIDES))
+    parser.add_argument("--variants", type=comma_names(spec.VARIANTS, "variant"), default="dense,fashiongan,dcgan")
+    parser.add_argument("--batch-size", type=positive_int, default=256)
+    parser.add_argument("--steps", type=positive_int, help="timed steps per side (default: per variant)")
+    parser.add_argument("--warmup", type=positive_int, default=3, help="untimed steps first (the first compiles)")
+    parser.add_argument("--strategy", choices=spec.STRATEGIES, default="auto")
+    parser.add_argument("--xla", choices=spec.SWITCHES, default="auto")
+    parser.add_argument("--steps-per-execution", type=positive_int)
+    parser.add_argument("--mixed-precision", choices=spec.MIXED_PRECISION, default="auto")
+    parser.add_argument("--device-data", choices=spec.SWITCHES, default="auto")
+    parser.add_argument(
+        "--peak-tflops", type=positive_float, help="the device's peak, for the JAX side's fraction of it"
+    )
+    parser.add_argument("--data-dir", type=existing_folder)
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # a child process's one side
     args = parser.parse_args()
+    conditional = [name for name in args.variants if spec.VARIANTS[name].conditional]
+    if conditional:
+        parser.error(f"{', '.join(conditional)}: conditional; the reference loops compared against take no labels")
+    return args
+
+
+def main() -> None:
+    args = parse_arguments()
     if args.side:
         print(json.dumps(run_side(args)))
         return
-
-    from fashiongan.spec import get_variant
-
-    sides = args.sides.split(",")
-    unknown = sorted(set(sides) - set(SIDES))
-    if unknown:
-        parser.error(f"unknown sides {unknown}; choose from {', '.join(SIDES)}")
-    conditional = [name for name in args.variants.split(",") if get_variant(name).conditional]
-    if conditional:
-        parser.error(f"{', '.join(conditional)}: conditional; the reference loops compared against take no labels")
-    ratios = ("torch-eager", "torch-compile", "tf-tutorial")
+    sides, ratios = args.sides, ("torch-eager", "torch-compile", "tf-tutorial")
     header = [f"{side} (images/s)" for side in sides] + [f"jax / {side}" for side in ratios]
     header += ["jax GFLOP/image", "jax % of peak"]
     print("| variant | batch | steps | " + " | ".join(header) + " |")
     print("| --- | ---: | ---: | " + " | ".join("---:" for _ in header) + " |")
     notes = set()
-    for name in args.variants.split(","):
-        steps = args.steps or DEFAULT_STEPS.get(name, 20)
+    for name in args.variants:
+        steps = args.steps if args.steps is not None else DEFAULT_STEPS.get(name, 20)
         results = {side: measure(side, name, args, steps) for side in sides}
         notes.update(result["describe"] for result in results.values() if "describe" in result)
         cells = [format_speed(results[side]) for side in sides]
@@ -279,4 +286,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_script(main, __file__)
