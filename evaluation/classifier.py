@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
 
 from fashiongan import pretrained
-from fashiongan.errors import FashionGANError
+from fashiongan.errors import FashionGANError, describe_error
 from fashiongan.extras import require
 from fashiongan.model import data
 from fashiongan.spec import ONNX_OPSET, get_dataset
@@ -57,8 +58,14 @@ def features_and_logits(folder: Path):
     reads: the feature layer and the logits."""
     import keras
 
-    model = keras.saving.load_model(folder / CLASSIFIER_FILE, safe_mode=True)
-    return keras.Model(model.inputs[0], [model.get_layer(FEATURE_LAYER).output, model.outputs[0]])
+    from fashiongan.inference.backends import load_keras
+
+    model = load_keras(folder / CLASSIFIER_FILE, FashionGANError)
+    try:
+        features = model.get_layer(FEATURE_LAYER).output
+    except ValueError:
+        raise FashionGANError(f"{folder / CLASSIFIER_FILE}: no `{FEATURE_LAYER}` layer: not a classifier") from None
+    return keras.Model(model.inputs[0], [features, model.outputs[0]])
 
 
 def train_classifier(
@@ -100,10 +107,6 @@ def train_classifier(
     )
     _, accuracy = model.evaluate(unit(test_split.images), test_split.labels, verbose=0)
     folder = _next_version(dataset_root)
-    temporary = folder.with_name(f".{folder.name}.tmp")
-    temporary.mkdir(parents=True, exist_ok=True)
-    save_for_inference(model, temporary / CLASSIFIER_FILE)
-    write_onnx_twin(temporary)
     info_record = {
         "dataset": dataset,
         "version": int(folder.name[1:]),
@@ -117,8 +120,16 @@ def train_classifier(
         "feature_dim": int(model.get_layer(FEATURE_LAYER).output.shape[-1]),
         "input": "float32 Nx28x28x1 in [0, 1]",
     }
-    (temporary / CLASSIFIER_INFO).write_text(json.dumps(info_record, indent=2))
-    os.replace(temporary, folder)
+    temporary = folder.with_name(f".{folder.name}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    try:  # the version appears whole or not at all
+        save_for_inference(model, temporary / CLASSIFIER_FILE)
+        write_onnx_twin(temporary)
+        (temporary / CLASSIFIER_INFO).write_text(json.dumps(info_record, indent=2))
+        os.replace(temporary, folder)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
     return folder
 
 
@@ -177,11 +188,36 @@ def find_classifier(dataset: str, path: str | os.PathLike | None = None) -> Path
     raise FashionGANError(f"no {dataset} classifier found; run: fashiongan train-classifier --dataset {dataset}")
 
 
+# What the evaluator reads of classifier.json, and the types it needs.
+INFO_FIELDS: dict[str, type | tuple[type, ...]] = {"dataset": str, "version": int, "test_accuracy": (int, float)}
+
+
 def read_classifier_info(folder: Path) -> dict:
+    path = folder / CLASSIFIER_INFO
     try:
-        return json.loads((folder / CLASSIFIER_INFO).read_text())
+        info = json.loads(path.read_text())
     except (OSError, ValueError) as error:
-        raise FashionGANError(f"{folder / CLASSIFIER_INFO}: unreadable ({error})") from None
+        raise FashionGANError(f"{path}: unreadable ({error})") from None
+    wrong = [name for name, kind in INFO_FIELDS.items() if not isinstance(info, dict) or
+             not isinstance(info.get(name), kind) or isinstance(info.get(name), bool)]  # fmt: skip
+    if wrong:
+        raise FashionGANError(f"{path}: not a classifier record (needs {', '.join(wrong)})")
+    return info
+
+
+def _onnx_classifier(path: Path):
+    """The ONNX twin as a function of a batch, refused unless it maps `images` to both outputs."""
+    import onnxruntime
+
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as error:  # onnxruntime raises its own types
+        raise FashionGANError(f"{path}: not a loadable ONNX classifier ({describe_error(error)})") from None
+    inputs = [value.name for value in session.get_inputs()]
+    outputs = {value.name for value in session.get_outputs()}
+    if inputs != ["images"] or not {"features", "logits"} <= outputs:
+        raise FashionGANError(f"{path}: not a classifier (needs input images, outputs features and logits)")
+    return lambda batch: session.run(["features", "logits"], {"images": batch})
 
 
 class Classifier:
@@ -192,16 +228,14 @@ class Classifier:
         self.folder = folder
         self.info = read_classifier_info(folder)
         if backend == "onnx" or (backend == "auto" and (folder / CLASSIFIER_ONNX).is_file()):
-            import onnxruntime
-
-            session = onnxruntime.InferenceSession(str(folder / CLASSIFIER_ONNX), providers=["CPUExecutionProvider"])
-            self.backend = "onnx"
-            self._run = lambda batch: session.run(["features", "logits"], {"images": batch})
-        else:
+            self.backend, self._run = "onnx", _onnx_classifier(folder / CLASSIFIER_ONNX)
+        elif (folder / CLASSIFIER_FILE).is_file():
             require("keras", f"the classifier {folder}")
             both = features_and_logits(folder)
             self.backend = "keras"
             self._run = lambda batch: both(batch, training=False)
+        else:
+            raise FashionGANError(f"{folder}: holds neither {CLASSIFIER_ONNX} nor {CLASSIFIER_FILE}")
 
     def __call__(self, images: np.ndarray, batch_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
         """(features, softmax probabilities) for float32 images N×28×28×1 in [0, 1]."""

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 
 from fashiongan.inference.grid import animation_frame, save_animation, save_grid, to_uint8
-from fashiongan.model.train import sampling_generator, save_checkpoint, trained_steps
+from fashiongan.model.train import check_finite_weights, sampling_generator, save_checkpoint, trained_steps
 
 ANIMATION_FILE = "progress.gif"  # in the samples folder: the per-epoch grids as one animated image
 PROGRESS_SECONDS = 30.0  # a progress line at the first step this long after the last, in a log or a pipe
@@ -79,7 +79,9 @@ class FiniteTensorBoard(keras.callbacks.TensorBoard):
 
 
 class StopOnNonFinite(keras.callbacks.Callback):
-    """Stop at the first batch whose losses are NaN or infinite, and remember where."""
+    """Stop at the first batch whose losses are NaN or infinite, and remember where; at an
+    epoch's end (or a stop inside one), before any grid or checkpoint is written, refuse weights
+    that went non-finite while the losses still looked finite. Runs first of the callbacks."""
 
     def __init__(self):
         super().__init__()
@@ -95,6 +97,10 @@ class StopOnNonFinite(keras.callbacks.Callback):
             step = trained_steps(self.model)
             self.failure = f"non-finite loss {bad} in epoch {self.epoch + 1} at step {step}"
             self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.failure is None:
+            check_finite_weights(self.model, f"step {trained_steps(self.model)} (epoch {epoch + 1})")
 
 
 class HistoryCSV(keras.callbacks.Callback):

@@ -115,7 +115,9 @@ def read_idx_split(directory: Path, split: str) -> Split:
         raise DataError(f"{paths['labels']}: expected a vector of labels, got {labels.shape}")
     if len(images) != len(labels):
         raise DataError(f"{paths['images']} has {len(images)} images but {paths['labels']} has {len(labels)} labels")
-    if labels.size and labels.max() >= 10:
+    if not len(images):
+        raise DataError(f"{paths['images']}: holds no images")
+    if labels.max() >= 10:
         raise DataError(f"{paths['labels']}: label {labels.max()} is out of range 0-9")
     return Split(images=images, labels=labels)
 
@@ -191,7 +193,7 @@ def _read_keras_npz(path: Path, split: str) -> Split:
             images, labels = arrays[f"x_{split}"], arrays[f"y_{split}"]
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: cannot read Keras dataset cache ({error})") from None
-    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels):
+    if images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or len(images) != len(labels) or not len(images):
         raise DataError(f"{path}: unexpected shapes {images.shape} and {labels.shape}")
     return Split(images=images.astype(np.uint8), labels=labels.astype(np.uint8))
 

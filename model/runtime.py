@@ -66,6 +66,51 @@ def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
     return value
 
 
+def tf_config_task() -> tuple[str, int]:
+    """This worker's task (type, index) from TF_CONFIG, checked as TensorFlow would need it: a
+    JSON object whose cluster maps job names to address lists and whose task lies in one."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", ""))
+    except ValueError as error:
+        raise FashionGANError(f"TF_CONFIG is not JSON ({error})") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    jobs_ok = (
+        isinstance(cluster, dict)
+        and cluster
+        and all(
+            isinstance(addresses, list) and addresses and all(isinstance(a, str) for a in addresses)
+            for addresses in cluster.values()
+        )
+    )
+    if not jobs_ok:
+        raise FashionGANError('TF_CONFIG needs a "cluster" of job names, each a list of "host:port" addresses')
+    task = config.get("task", {})
+    kind, index = (task.get("type", "worker"), task.get("index", 0)) if isinstance(task, dict) else (None, None)
+    if (
+        kind not in cluster
+        or not isinstance(index, int)
+        or isinstance(index, bool)
+        or not 0 <= index < len(cluster[kind])
+    ):
+        raise FashionGANError(f"TF_CONFIG's \"task\" {task!r} is not one of its cluster's tasks")
+    return kind, index
+
+
+def jax_cluster() -> tuple[int, int]:
+    """(number of processes, this process's id) from KERAS_DISTRIBUTION_*, checked."""
+    missing = [name for name in JAX_CLUSTER_ENV if not os.environ.get(name)]
+    if missing:
+        raise FashionGANError(f"--strategy multiworker on JAX needs {', '.join(missing)} (see the README)")
+    addresses, count, process = (os.environ[name].strip() for name in JAX_CLUSTER_ENV)
+    if not count.isdigit() or int(count) < 1:
+        raise FashionGANError(f"{JAX_CLUSTER_ENV[1]} must be a positive integer, got {count!r}")
+    if not process.isdigit() or int(process) >= int(count):
+        raise FashionGANError(f"{JAX_CLUSTER_ENV[2]} must be an integer from 0 to {int(count) - 1}, got {process!r}")
+    if not all(address.strip() for address in addresses.split(",")):
+        raise FashionGANError(f"{JAX_CLUSTER_ENV[0]} must be comma-separated host:port addresses, got {addresses!r}")
+    return int(count), int(process)
+
+
 def make_strategy(name: str):
     """The tf.distribute strategy for `name`; call it before any other TensorFlow work, as
     MultiWorkerMirroredStrategy must be created at program start."""
@@ -81,6 +126,7 @@ def make_strategy(name: str):
     if name == "multiworker":
         if not os.environ.get("TF_CONFIG"):
             raise FashionGANError("--strategy multiworker needs TF_CONFIG (the cluster and this worker's task)")
+        tf_config_task()
         return tf.distribute.MultiWorkerMirroredStrategy(), name
     if name == "mirrored":
         gpus = tf.config.list_logical_devices("GPU")
@@ -116,7 +162,7 @@ def resolve_runtime(
         mixed_precision = _gpu_mixed_precision(gpus) if on_gpu else ("bfloat16" if cpu_has_bfloat16() else "off")
     worker_index = 0
     if strategy_name == "multiworker":
-        worker_index = int(json.loads(os.environ["TF_CONFIG"]).get("task", {}).get("index", 0))
+        worker_index = tf_config_task()[1]
     return Runtime(
         backend="tensorflow",
         strategy=distribution,
@@ -144,9 +190,7 @@ def _resolve_jax_runtime(strategy, xla, steps_per_execution, mixed_precision, de
     if strategy == "auto" and os.environ.get(JAX_CLUSTER_ENV[0]):
         strategy = "multiworker"
     if strategy == "multiworker":
-        missing = [name for name in JAX_CLUSTER_ENV if not os.environ.get(name)]
-        if missing:
-            raise FashionGANError(f"--strategy multiworker on JAX needs {', '.join(missing)} (see the README)")
+        jax_cluster()
         keras.distribution.initialize()
     import jax
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fashiongan import spec
-from fashiongan.errors import FashionGANError
+from fashiongan.errors import FashionGANError, describe_error
 from fashiongan.extras import quiet_stderr
 from fashiongan.files import ensure_free_space, write_atomic
 from fashiongan.model import data
@@ -88,13 +88,13 @@ class TrainConfig:
         """A copy with the variant's defaults filled in and every number checked."""
         variant = get_variant(self.variant)
         dataset = spec.get_dataset(self.dataset)
-        batch_size = self.batch_size or variant.batch_size
-        scale = large_batch_lr_scale(batch_size, variant.batch_size)
+        batch_size = variant.batch_size if self.batch_size is None else self.batch_size
+        scale = large_batch_lr_scale(batch_size, variant.batch_size) if batch_size > 0 else 1.0
         config = dataclasses.replace(
             self,
             batch_size=batch_size,
-            g_learning_rate=self.g_learning_rate or variant.g_learning_rate * scale,
-            d_learning_rate=self.d_learning_rate or variant.d_learning_rate * scale,
+            g_learning_rate=variant.g_learning_rate * scale if self.g_learning_rate is None else self.g_learning_rate,
+            d_learning_rate=variant.d_learning_rate * scale if self.d_learning_rate is None else self.d_learning_rate,
             beta_1=variant.beta_1 if self.beta_1 is None else self.beta_1,
             loss=self.loss or variant.loss,
             ema_momentum=variant.ema_momentum if self.ema_momentum is None else self.ema_momentum,
@@ -115,8 +115,8 @@ class TrainConfig:
             "steps_per_execution",
         ):
             value = getattr(config, name)
-            if value is not None and not value > 0:
-                raise FashionGANError(f"{name} must be positive, got {value}")
+            if value is not None and not (value > 0 and math.isfinite(value)):
+                raise FashionGANError(f"{name} must be positive and finite, got {value}")
         if config.steps_per_execution is not None and config.steps_per_execution > MAX_STEPS_PER_EXECUTION:
             raise FashionGANError(
                 f"steps_per_execution must be at most {MAX_STEPS_PER_EXECUTION}, got {config.steps_per_execution}"
@@ -184,6 +184,7 @@ def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
     into the next) to checkpoints/epoch-NNNN (or epoch-NNNN-step-S, stopped inside an epoch),
     atomically; keep the newest KEEP_CHECKPOINTS."""
     step = trained_steps(gan)
+    check_finite_weights(gan, f"step {step}")
     epoch, step_in_epoch = divmod(step, steps_per_epoch)
     name = f"epoch-{epoch:04d}" + (f"-step-{step}" if step_in_epoch else "")
     checkpoints = run_dir / CHECKPOINTS_DIR
@@ -208,6 +209,13 @@ def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
     for old in list_checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
     return final
+
+
+def check_finite_weights(model, when: str) -> None:
+    """Refuse to write weights that hold NaN or infinities (a learning rate far too high can
+    get there while the losses of that step are still finite)."""
+    if not all(np.isfinite(np.asarray(variable.numpy(), np.float64)).all() for variable in model.variables):
+        raise TrainingError(f"training diverged: non-finite weights at {when}; lower the learning rates")
 
 
 def _checkpoint_bytes(gan, run_dir: Path) -> int:
@@ -258,19 +266,39 @@ def read_state(checkpoint: Path) -> dict:
     return state
 
 
-def restore_checkpoint(gan, checkpoint: Path) -> dict:
-    """Load a checkpoint written by save_checkpoint into a built GAN; returns its state."""
+def restore_checkpoint(gan, checkpoint: Path, steps_per_epoch: int) -> dict:
+    """Load a checkpoint written by save_checkpoint into a built GAN; returns its state, whose
+    position must be the one its weights were trained to in epochs of `steps_per_epoch`."""
+    import warnings
+
     state = read_state(checkpoint)
     try:
-        gan.load_weights(checkpoint / "gan.weights.h5")
+        with warnings.catch_warnings():  # Keras warns of each variable a foreign file lacks, then fails
+            warnings.simplefilter("error")
+            gan.load_weights(checkpoint / "gan.weights.h5")
+    except UserWarning:
+        raise TrainingError(
+            f"{checkpoint}: holds other networks than this run's variant (was its {CONFIG_FILE} edited?)"
+        ) from None
     except (OSError, ValueError, KeyError) as error:
-        raise TrainingError(f"{checkpoint}: cannot restore checkpoint ({error})") from None
+        raise TrainingError(f"{checkpoint}: cannot restore checkpoint ({describe_error(error)})") from None
+    _check_position(state, trained_steps(gan), steps_per_epoch, checkpoint / "state.json")
     seed_states = _seed_states(gan)
     if len(seed_states) != len(state["seed_generator_states"]):
         raise TrainingError(f"{checkpoint}: checkpoint does not match this variant's networks")
     for variable, value in zip(seed_states, state["seed_generator_states"]):
         variable.assign(np.asarray(value, dtype=variable.dtype))
     return state
+
+
+def _check_position(state: dict, step: int, steps_per_epoch: int, path: Path) -> None:
+    """A state's epoch, step and step_in_epoch must be the weights' own step in this run's epochs."""
+    epoch, step_in_epoch = state["epoch"], state["step_in_epoch"]
+    if state["step"] != step or (epoch, step_in_epoch) != divmod(step, steps_per_epoch):
+        raise TrainingError(
+            f"{path}: epoch {epoch}, step {state['step']}, step_in_epoch {step_in_epoch} is not where its weights "
+            f"stopped (step {step}, {steps_per_epoch} steps an epoch)"
+        )
 
 
 @contextlib.contextmanager
@@ -461,7 +489,13 @@ def train(
         raise FashionGANError(f"batch size {config.batch_size} does not split evenly over {runtime.replicas} replicas")
     steps_per_epoch = min(batches_per_epoch, config.steps_per_epoch or batches_per_epoch)
     with run_lock(run_dir):
-        return _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks)
+        fresh = not (run_dir / CONFIG_FILE).exists()
+        try:
+            return _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks)
+        except TrainingError:
+            if fresh and latest_checkpoint(run_dir) is None:  # nothing to resume: a corrected rerun starts anew
+                (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+            raise
 
 
 def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks) -> Path:
@@ -473,7 +507,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
     epoch, step_in_epoch = 0, 0
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if checkpoint is not None:
-        state = restore_checkpoint(gan, checkpoint)
+        state = restore_checkpoint(gan, checkpoint, steps_per_epoch)
         epoch, step_in_epoch = state["epoch"], state["step_in_epoch"]
         where = f"epoch {epoch}" + (f" and {step_in_epoch} steps into the next" if step_in_epoch else "")
         print(f"resuming {run_dir} after {where} from {checkpoint}")
@@ -568,6 +602,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
 
 
 def save_generator(generator, path: Path) -> Path:
+    check_finite_weights(generator, "the end of training")
     temporary = path.with_name(f".{path.stem}.tmp.keras")
     try:
         ensure_free_space(path.parent, _variable_bytes(generator.variables))
