@@ -35,13 +35,7 @@ def draw_samples(sampler, n: int, seed: int) -> tuple[np.ndarray, np.ndarray | N
     """The `n` images the evaluator scores (noise from `seed`, labels spread evenly when the
     generator is conditional), clipped to [0, 1], and their labels."""
     labels = sampler.labels(n) if sampler.conditional else None
-    noise = sampler.noise(n, seed)
-    images = np.concatenate(
-        [
-            sampler.generate(noise[i : i + 500], None if labels is None else labels[i : i + 500])
-            for i in range(0, n, 500)
-        ]
-    )
+    images = sampler.generate(sampler.noise(n, seed), labels)
     return np.clip(images, 0.0, 1.0).astype(np.float32), labels
 
 
@@ -55,9 +49,11 @@ def evaluate(
     data_dir: str | None = None,
     format: str | None = None,
     trust_savedmodel: bool = False,
+    out: str | os.PathLike | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Quality figures of `n` samples from `model` against `n` test images, and the floor;
+    `out`, where the caller will write them, is refused up front if it is a file of the model;
     `progress` is told each stage as it starts."""
     report = progress or (lambda message: None)
     from fashiongan import inference
@@ -65,6 +61,8 @@ def evaluate(
     if n <= k:
         raise FashionGANError(f"--n must be larger than k={k}, got {n}")
     sampler = inference.load(model, format, trust_savedmodel=trust_savedmodel)  # a bad path fails first
+    if out is not None:
+        sampler.check_output(out)
     info = get_dataset(dataset)
     test = data.load_dataset(dataset, "test", data_dir)
     train = data.load_dataset(dataset, "train", data_dir)

@@ -28,7 +28,15 @@ import fashiongan
 from fashiongan import spec
 from fashiongan.errors import FashionGANError, describe_error
 from fashiongan.export import onnx_graph
-from fashiongan.inference.manifest import FORMAT_VERSION, ManifestError, describe_artifact, read_manifest
+from fashiongan.inference.backends import TFLITE_METADATA, tflite_metadata
+from fashiongan.inference.manifest import (
+    FORMAT_VERSION,
+    ManifestError,
+    artifact_files,
+    changed_files,
+    describe_artifact,
+    read_manifest,
+)
 from fashiongan.spec import LABEL_INPUT, NOISE_INPUT, OUTPUT_NAME, DatasetSpec, VariantSpec, get_dataset, get_variant
 
 
@@ -97,6 +105,7 @@ def load_source(path: str | os.PathLike, variant: str | None = None, dataset: st
     loaded = _load_keras(model_path)
     spec_row = get_variant(variant)
     _check_generator(loaded, spec_row, model_path)
+    _check_finite(loaded, model_path)
     return Source(_rebuilt(loaded, spec_row), spec_row, get_dataset(dataset or spec.DEFAULT_DATASET), training)
 
 
@@ -131,6 +140,15 @@ def _check_generator(model, variant: VariantSpec, path: Path) -> None:
             f"{path}: not a {variant.name} generator (inputs {inputs}, outputs "
             f"{[tuple(t.shape) for t in model.outputs]}; expected {expected_inputs} -> {(None, *variant.image_shape)})"
         )
+
+
+def _check_finite(model, path: Path) -> None:
+    """Refuse a generator whose weights hold NaN or infinities: every format would serve images
+    outside [0, 1] or none at all."""
+    import numpy as np
+
+    if not all(np.isfinite(weights).all() for weights in model.get_weights()):
+        raise ExportError(f"{path}: the generator's weights hold NaN or infinite values (training diverged)")
 
 
 # --- the serving graph ------------------------------------------------------------------------------
@@ -250,9 +268,6 @@ def calibration_rows(variant: VariantSpec):
     return rows
 
 
-TFLITE_METADATA = "fashiongan"  # the metadata entry holding the file's own description, as JSON
-
-
 def with_tflite_description(flatbuffer: bytes, variant: VariantSpec, dataset: DatasetSpec) -> bytes:
     """The TFLite file with its description inside: a `fashiongan` metadata entry (the ONNX
     file's metadata props plus the batch size, as JSON) and the model's description string, so a
@@ -301,15 +316,6 @@ def integer_io_description(flatbuffer: bytes) -> dict[str, str]:
         "output": f"{typed(OUTPUT_NAME)} N×28×28×1",
         "quantization": json.dumps({name: [float(scale), int(zero)] for name, (scale, zero) in quantized.items()}),
     }
-
-
-def tflite_metadata(path: Path) -> dict[str, bytes]:
-    """A TFLite file's metadata entries, by name."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    model = schema.Model.GetRootAsModel(path.read_bytes(), 0)
-    entries = (model.Metadata(index) for index in range(model.MetadataLength()))
-    return {entry.Name().decode(): model.Buffers(entry.Buffer()).DataAsNumpy().tobytes() for entry in entries}
 
 
 def tflite_ops(path: Path) -> list[str]:
@@ -526,7 +532,7 @@ def export(
         if unknown:
             raise ExportError(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(allowed)}")
     out = Path(out)
-    if not out.name:  # "." or "/": the folder it names
+    if not out.name or out.is_symlink():  # ".", "/" or a link: the folder it names (a link stays)
         out = out.resolve()
     check_out(out, Path(source_path))
     source = load_source(source_path, variant, dataset)
@@ -567,20 +573,44 @@ def check_out(out: Path, source: Path) -> None:
     target, origin = out.resolve(), source.resolve()
     if target == origin or target in origin.parents or origin in target.parents:
         raise ExportError(f"--out {out}: holds or lies inside the source {source}; choose a folder beside it")
-    if out.is_dir() and any(out.iterdir()) and not is_export(out):
-        raise ExportError(
-            f"--out {out}: a folder that is not a fashiongan export (no {spec.MANIFEST_FILE} of one); "
-            "refusing to replace it"
-        )
+    if out.is_dir() and any(out.iterdir()):
+        if not is_export(out):
+            raise ExportError(
+                f"--out {out}: a folder that is not a fashiongan export (no {spec.MANIFEST_FILE} of one); "
+                "refusing to replace it"
+            )
+        foreign = not_exported(out)
+        if foreign:
+            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise ExportError(f"--out {out}: replacing it would lose what no export wrote ({shown}); move them first")
 
 
 def is_export(folder: Path) -> bool:
-    """Whether `folder` holds a fashiongan manifest (so replacing it loses only an export)."""
+    """Whether `folder` holds a fashiongan manifest."""
     try:
         read_manifest(folder)
     except ManifestError:
         return False
     return True
+
+
+def not_exported(folder: Path) -> list[str]:
+    """What in an export folder is not the export as its manifest records it: files and links
+    the manifest does not list, and listed files changed since (relative names, sorted). An
+    empty list means replacing the folder loses only what an export wrote (and empty folders)."""
+    manifest = read_manifest(folder)
+    listed: dict[Path, bool] = {folder / spec.MANIFEST_FILE: False}  # file -> changed since export
+    for record in manifest["artifacts"].values():
+        changed = changed_files(folder, record)
+        listed.update({file: file in changed for file in artifact_files(folder, record)})
+    found = []
+    for path in sorted(folder.rglob("*")):
+        name = str(path.relative_to(folder))
+        if path.is_symlink() or (not path.is_dir() and path not in listed):
+            found.append(name)
+        elif listed.get(path):
+            found.append(f"{name} (changed since export)")
+    return found
 
 
 def _alive(pid: int) -> bool:
@@ -598,6 +628,8 @@ def _leftovers(out: Path, kind: str) -> list[tuple[Path, int]]:
     whose process is gone, with that process id."""
     found = []
     for path in out.parent.glob(f".{glob.escape(out.name)}.{kind}-*"):
+        if path.is_symlink() or not path.is_dir():  # not a folder we made: left alone
+            continue
         pid = path.name[len(f".{out.name}.{kind}-") :].split("-")[0]
         if pid.isdigit() and not _alive(int(pid)):
             found.append((path, int(pid)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -63,8 +64,8 @@ def positive_float(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
     return value
 
 
@@ -333,7 +334,7 @@ def add_trust_flag(parser) -> None:
     parser.add_argument(
         "--trust-savedmodel",
         action="store_true",
-        help="open a bare SavedModel folder (no manifest.json): its graph runs as it is, so only one you trust",
+        help="open a SavedModel, bare or in an export folder: its graph runs as it is, so only one you trust",
     )
 
 
@@ -348,13 +349,19 @@ def run_sample(args) -> int:
 
     import numpy as np
 
-    from fashiongan.files import write_atomic
+    from fashiongan.files import is_stream, output_target, write_atomic
     from fashiongan.inference import load, save_grid
     from fashiongan.inference.grid import grid_size
 
     count = args.n
     grid_size(count, (args.nrow or count) if args.interpolate is not None else args.nrow, args.scale)
+    if args.interpolate is not None and len(args.label or []) > 1:
+        raise FashionGANError("--interpolate walks one class: give at most one --label")
+    if args.npy and output_target(args.npy) == output_target(args.out) and not is_stream(args.out):
+        raise FashionGANError(f"--npy {args.npy}: is the --out file too; give each its own path")
     sampler = load(args.model, args.format, trust_savedmodel=args.trust_savedmodel)
+    for output in filter(None, (args.out, args.npy)):
+        sampler.check_output(output)
     if args.interpolate is not None:
         images = sampler.interpolate(args.seed, args.interpolate, args.n, args.label[0] if args.label else None)
         nrow = args.nrow or args.n
@@ -462,6 +469,7 @@ def run_evaluate(args) -> int:
         data_dir=args.data_dir,
         format=args.format,
         trust_savedmodel=args.trust_savedmodel,
+        out=args.out,
         progress=progress(args),
     )
     print(format_table(result))

@@ -29,9 +29,10 @@ def verbose() -> bool:
 
 
 @contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
+def quiet_stderr(replay: bool = True) -> Iterator[None]:
     """Hide what native libraries write to file descriptor 2 inside the block, unless verbose;
-    if the block raises, what they wrote is written out after all."""
+    if the block raises, what they wrote is written out after all (unless `replay` is False:
+    the caller's own error then says it all)."""
     if verbose():
         yield
         return
@@ -43,8 +44,9 @@ def quiet_stderr() -> Iterator[None]:
             yield
         except BaseException:
             os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
+            if replay:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
             raise
         finally:
             os.dup2(saved, 2)

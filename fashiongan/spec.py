@@ -43,6 +43,9 @@ RUNTIMES: dict[str, str] = {
     "savedmodel": "tensorflow",
     "h5": "tf_keras",
 }
+# Runtimes that run the file's own graph, whatever it does (a SavedModel may write files): they
+# open only where the user says the file is trusted, never because a manifest lists it.
+RUNS_GRAPH_CODE: frozenset[str] = frozenset({"savedmodel"})
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ TensorFlow. Every backend maps (noise, labels) to float32 images N×28×28×1 in
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -67,7 +68,22 @@ class Backend:
     def conditional(self) -> bool:
         return spec.LABEL_INPUT in self.input_names
 
+    @property
+    def description(self) -> dict[str, str]:
+        """What the file says of itself (the exporter's `self_description`), or {} where the
+        format holds no such metadata."""
+        return {}
+
     def run(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Images for one batch; a runtime's own failure is a BackendError naming the file."""
+        try:
+            return self._run(noise, labels)
+        except FashionGANError:
+            raise
+        except Exception as error:  # each runtime raises its own types
+            raise BackendError(f"{self.path}: {self.format} could not run it ({describe_error(error)})") from None
+
+    def _run(self, noise: np.ndarray, labels: np.ndarray | None) -> np.ndarray:
         raise NotImplementedError
 
     def _feeds(self, noise: np.ndarray, labels: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -96,6 +112,21 @@ def _latent_size(value: object, path: Path) -> int:
     return int(value)
 
 
+def _check_output(outputs: Iterable[str], path: Path) -> None:
+    names = list(outputs)
+    if spec.OUTPUT_NAME not in names:
+        raise BackendError(
+            f"{path}: no `{spec.OUTPUT_NAME}` output (it has {', '.join(names) or 'none'}): not a generator"
+        )
+
+
+def _check_types(found: dict[str, object], expected: dict[str, object], path: Path) -> None:
+    """Refuse inputs whose element type is not the contract's (a float `label`, say)."""
+    for name, kind in found.items():
+        if kind != expected[name]:
+            raise BackendError(f"{path}: input `{name}` is {kind}, not the contract's {expected[name]}")
+
+
 class OnnxBackend(Backend):
     format = "onnx"
 
@@ -114,8 +145,19 @@ class OnnxBackend(Backend):
         inputs = {value.name: value for value in self.session.get_inputs()}
         self.input_names = _contract_names(inputs, path)
         self._latent_dim = _latent_size(inputs[spec.NOISE_INPUT].shape[-1], path)
+        outputs = {value.name: value for value in self.session.get_outputs()}
+        _check_output(outputs, path)
+        _check_types(
+            {name: value.type for name, value in inputs.items() if name in self.input_names},
+            {spec.NOISE_INPUT: "tensor(float)", spec.LABEL_INPUT: "tensor(int32)"},
+            path,
+        )
 
-    def run(self, noise, labels=None):
+    @property
+    def description(self) -> dict[str, str]:
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def _run(self, noise, labels):
         return self.session.run([spec.OUTPUT_NAME], self._feeds(noise, labels))[0]
 
 
@@ -132,23 +174,36 @@ class TFLiteBackend(Backend):
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
-            self.runner = self.interpreter.get_signature_runner("serving_default")
+            with quiet_stderr(replay=False):  # LiteRT's "INFO: Created ... XNNPACK delegate" line
+                self.interpreter = Interpreter(model_path=str(path), num_threads=num_threads or os.cpu_count())
+                self.runner = self.interpreter.get_signature_runner("serving_default")
         except Exception as error:  # LiteRT raises ValueError/RuntimeError for bad files
             raise BackendError(f"{path}: not a loadable TFLite generator ({describe_error(error)})") from None
         details = self.runner.get_input_details()
         self.input_names = _contract_names(details, path)
+        for name in self.input_names:
+            kind = np.dtype(details[name]["dtype"])
+            wanted = np.dtype(spec.LABEL_DTYPE if name == spec.LABEL_INPUT else spec.NOISE_DTYPE)
+            if kind != wanted and not integer_tensor(details[name]):
+                raise BackendError(f"{path}: input `{name}` is {kind.name}, not the contract's {wanted.name}")
         shape = details[spec.NOISE_INPUT]["shape"]
         if len(shape) != 2:
             raise BackendError(f"{path}: `{spec.NOISE_INPUT}` has shape {list(shape)}, not [batch, latent]")
         self.batch_size = int(shape[0])
         self._latent_dim = _latent_size(shape[1], path)
         outputs = self.runner.get_output_details()
-        if spec.OUTPUT_NAME not in outputs:
-            raise BackendError(f"{path}: no `{spec.OUTPUT_NAME}` output (it has {', '.join(outputs) or 'none'})")
+        _check_output(outputs, path)
         self.inputs, self.output = details, outputs[spec.OUTPUT_NAME]
 
-    def run(self, noise, labels=None):
+    @property
+    def description(self) -> dict[str, str]:
+        try:
+            described = json.loads(tflite_metadata(self.path).get(TFLITE_METADATA, b"{}"))
+        except Exception:  # a flatbuffer LiteRT runs may still hold no readable metadata
+            return {}
+        return {str(key): str(value) for key, value in described.items()} if isinstance(described, dict) else {}
+
+    def _run(self, noise, labels):
         feeds = {
             name: quantized(value, self.inputs[name]) if integer_tensor(self.inputs[name]) else value
             for name, value in self._feeds(noise, labels).items()
@@ -177,6 +232,18 @@ class TFLiteBackend(Backend):
                 f"{self.path}: LiteRT could not run it ({describe_error(error)}); its batch is fixed at "
                 f"export to {step} row(s) a call"
             ) from None
+
+
+TFLITE_METADATA = "fashiongan"  # the TFLite metadata entry holding the file's own description, as JSON
+
+
+def tflite_metadata(path: Path) -> dict[str, bytes]:
+    """A TFLite file's metadata entries, by name (LiteRT's flatbuffer schema; no TensorFlow)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(Path(path).read_bytes(), 0)
+    entries = (model.Metadata(index) for index in range(model.MetadataLength()))
+    return {entry.Name().decode(): model.Buffers(entry.Buffer()).DataAsNumpy().tobytes() for entry in entries}
 
 
 def integer_tensor(detail: dict) -> bool:
@@ -216,7 +283,7 @@ class KerasBackend(Backend):
             compiled = tf.function(lambda inputs: self.model(inputs, training=False))
             self._call = lambda inputs: np.asarray(compiled(inputs))
 
-    def run(self, noise, labels=None):
+    def _run(self, noise, labels):
         feeds = self._feeds(noise, labels)
         if not isinstance(self.model.input, dict):  # a generator saved before inputs were named
             ordered = [feeds[tensor.name] for tensor in self.model.inputs]
@@ -239,7 +306,7 @@ class SavedModelBackend(Backend):
         self.input_names = _contract_names(self.specs, path)
         self._latent_dim = _latent_size(self.specs[spec.NOISE_INPUT].shape[-1], path)
 
-    def run(self, noise, labels=None):
+    def _run(self, noise, labels):
         import tensorflow as tf
 
         feeds = {name: tf.constant(value) for name, value in self._feeds(noise, labels).items()}
@@ -311,7 +378,7 @@ class H5Backend(Backend):
         self.input_names = _contract_names((tensor.name.split(":")[0] for tensor in self.model.inputs), path)
         self._latent_dim = _latent_size(self.model.inputs[0].shape[-1], path)
 
-    def run(self, noise, labels=None):
+    def _run(self, noise, labels):
         feeds = self._feeds(noise, labels)
         inputs = [feeds[name] for name in self.input_names]
         return np.asarray(self.model(inputs if len(inputs) > 1 else inputs[0], training=False))
@@ -327,6 +394,14 @@ BACKENDS: dict[str, type[Backend]] = {
 }
 
 
-def open_artifact(artifact: str, path: Path) -> Backend:
-    """The backend for an artifact name of `fashiongan.spec.ARTIFACTS`."""
-    return BACKENDS[spec.ARTIFACT_FORMATS[artifact].runtime](path)
+def open_artifact(artifact: str, path: Path, *, trust_savedmodel: bool = False) -> Backend:
+    """The backend for an artifact name of `fashiongan.spec.ARTIFACTS`. A runtime that runs
+    the file's own graph code (`fashiongan.spec.RUNS_GRAPH_CODE`) opens only when the caller
+    trusts the file: no manifest or checksum can vouch for what a graph does."""
+    runtime = spec.ARTIFACT_FORMATS[artifact].runtime
+    if runtime in spec.RUNS_GRAPH_CODE and not trust_savedmodel:
+        raise BackendError(
+            f"{path}: a SavedModel runs whatever its graph does (no manifest or checksum can vouch for it); "
+            "open it only if you trust it (--trust-savedmodel)"
+        )
+    return BACKENDS[runtime](path)

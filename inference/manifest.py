@@ -40,17 +40,36 @@ def describe_artifact(root: Path, relative: str) -> dict:
     return {"path": relative, "bytes": sum(f["bytes"] for f in files.values()), "files": files}
 
 
+def _expected_files(root: Path, record: dict) -> dict[Path, dict]:
+    """Each file of an artifact record (one, or every file of a folder) with its size and sha256."""
+    path = root / record["path"]
+    if "files" in record:
+        return {path / name: expected for name, expected in record["files"].items()}
+    return {path: {"bytes": record["bytes"], "sha256": record["sha256"]}}
+
+
+def artifact_files(root: Path, record: dict) -> list[Path]:
+    """The files an artifact record lists, under the export folder `root`."""
+    return list(_expected_files(root, record))
+
+
+def _matches(file: Path, expected: dict) -> bool:
+    return file.is_file() and file.stat().st_size == expected["bytes"] and sha256_file(file) == expected["sha256"]
+
+
+def changed_files(root: Path, record: dict) -> list[Path]:
+    """The files of an artifact that are missing or differ from the manifest's record."""
+    return [file for file, expected in _expected_files(root, record).items() if not _matches(file, expected)]
+
+
 def verify_artifact(root: Path, record: dict) -> Path:
     """Refuse an artifact whose size or checksum differs from the manifest's record."""
-    path = root / record["path"]
-    expected_files = record.get("files") or {"": {"bytes": record["bytes"], "sha256": record["sha256"]}}
-    for name, expected in expected_files.items():
-        file = path / name if name else path
+    for file, expected in _expected_files(root, record).items():
         if not file.is_file():
             raise ManifestError(f"{file}: listed in {MANIFEST_FILE} but missing")
-        if file.stat().st_size != expected["bytes"] or sha256_file(file) != expected["sha256"]:
+        if not _matches(file, expected):
             raise ManifestError(f"{file}: checksum does not match {MANIFEST_FILE}; refusing to load it")
-    return path
+    return root / record["path"]
 
 
 def read_manifest(export_dir: str | os.PathLike) -> dict:

@@ -1,12 +1,19 @@
 """Every command, bad values: exit status 2, exactly one line on stderr (TensorFlow's start-up
 chatter included in the count), no traceback, and no file written or changed."""
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from fashiongan.model import data
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +74,7 @@ CASES = [
     (["sample", "fashion_mnist", "--label", "²"], "unknown class name '²'"),
     (["sample", "fashion_mnist", "--n", "3", "--label", "bag", "--label", "coat"], "2 labels given for 3 images"),
     (["sample", "fashion_mnist", "--out", ""], "--out: '' is not a usable path"),
-    (["sample", "fashion_mnist", "--out", "A_DIR"], "A_DIR: is a folder; give the PNG a file name"),
+    (["sample", "fashion_mnist", "--out", "A_DIR"], "A_DIR: is a folder; give a file name to write"),
     (["sample", "nothing"], "no such export folder or model file, nor a pretrained generator"),
     (["sample", "TEXT_KERAS"], "a .keras file is a zip archive"),
     (["sample", "GARBAGE_ONNX"], "not a loadable ONNX model"),
@@ -82,7 +89,44 @@ CASES = [
     (["train-classifier", "--epochs", "0"], "--epochs: must be a positive integer"),
     (["data", "cifar10"], "invalid choice: 'cifar10'"),
     (["variants", "--all"], "unrecognized arguments: --all"),
-]
+    (["train", "--out", "run", "--g-lr", "1e400"], "--g-lr: must be a positive finite number, got 1e400"),
+    (["train", "--out", "run", "--d-lr", "inf"], "--d-lr: must be a positive finite number, got inf"),
+    (["train", "--out", "run", "--time-budget", "nan"], "--time-budget: must be a positive finite number"),
+    (["sample", "fashion_mnist", "--interpolate", "3", "--label", "1", "--label", "2"], "walks one class"),
+    (["sample", "LONE_ONNX", "--label", "hat"], "unknown class name 'hat'; choose from t-shirt, trouser"),
+    (["sample", "LONE_TFLITE", "--label", "hat"], "unknown class name 'hat'; choose from t-shirt, trouser"),
+    (["sample", "fashion_mnist", "--format", "tflite_dynamic", "--n", "0"], "--n: must be a positive integer"),
+    (["sample", "fashion_mnist", "--format", "tflite_dynamic", "--label", "99"], "label 99 is out of range 0-9"),
+    (["sample", "MORE_CLASSES", "--label", "999"], "names 11 classes, but"),
+    (["sample", "NO_IMAGES_ONNX"], "no `images` output (it has pixels): not a generator"),
+    (["sample", "FLOAT_LABEL_ONNX"], "input `label` is tensor(float), not the contract's tensor(int32)"),
+    (["evaluate", "LONE_ONNX", "--out", "LONE_ONNX", "--data-dir", "DATA"], "is a file of the model being sampled"),
+    (["evaluate", "fashion_mnist", "--n", "8", "--classifier", "EMPTY_INFO", "--data-dir", "DATA"],
+     "not a classifier record (needs dataset, version, test_accuracy)"),
+    (["evaluate", "fashion_mnist", "--n", "8", "--classifier", "NO_MODEL", "--data-dir", "DATA"],
+     "holds neither classifier.onnx nor classifier.keras"),
+    (["train-classifier", "--out", "A_DIR", "--data-dir", "EMPTY_DATA"], "holds no images"),
+    (["train", "--out", "run", "--data-dir", "EMPTY_DATA"], "holds no images"),
+    (["train", "--out", "run", "--data-dir", "DATA"], "TF_CONFIG is not JSON", {"TF_CONFIG": '{"cluster": '}),
+    (["train", "--out", "run", "--data-dir", "DATA"], 'TF_CONFIG needs a "cluster"', {"TF_CONFIG": "[1,2,3]"}),
+    (
+        ["train", "--out", "run", "--data-dir", "DATA"],
+        "is not one of its cluster's tasks",
+        {"TF_CONFIG": '{"cluster": {"worker": ["localhost:1"]}, "task": {"type": "worker", "index": 3}}'},
+    ),
+    (
+        ["train", "--out", "run", "--backend", "jax", "--data-dir", "DATA"],
+        "KERAS_DISTRIBUTION_NUM_PROCESSES must be a positive integer, got 'abc'",
+        {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "localhost:1", "KERAS_DISTRIBUTION_NUM_PROCESSES": "abc",
+         "KERAS_DISTRIBUTION_PROCESS_ID": "0"},
+    ),
+    (
+        ["train", "--out", "run", "--backend", "jax", "--data-dir", "DATA"],
+        "KERAS_DISTRIBUTION_PROCESS_ID must be an integer from 0 to 1, got '5'",
+        {"KERAS_DISTRIBUTION_JOB_ADDRESSES": "localhost:1,localhost:2", "KERAS_DISTRIBUTION_NUM_PROCESSES": "2",
+         "KERAS_DISTRIBUTION_PROCESS_ID": "5"},
+    ),
+]  # fmt: skip
 
 
 def snapshot(*folders: Path) -> dict:
@@ -98,18 +142,75 @@ def places(exports, tiny_data_dir, tmp_path_factory) -> dict:
     (root / "notes.keras").write_text("not a model")
     (root / "garbage.onnx").write_bytes(b"\x08\x01garbage" * 32)
     run, _ = exports["dense"]
-    return {"DATA": str(tiny_data_dir), "RUN": str(run), "UNRELATED": str(unrelated),
-            "TEXT_KERAS": str(root / "notes.keras"), "GARBAGE_ONNX": str(root / "garbage.onnx")}  # fmt: skip
+    return {"DATA": str(tiny_data_dir), "RUN": str(run), "UNRELATED": str(unrelated), "ROOT": str(root),
+            "TEXT_KERAS": str(root / "notes.keras"), "GARBAGE_ONNX": str(root / "garbage.onnx"),
+            "EMPTY_DATA": str(empty_dataset(root / "empty")),
+            **hostile_models(root), **classifier_folders(root)}  # fmt: skip
 
 
-@pytest.mark.parametrize("args, expected", CASES, ids=[" ".join(args) for args, _ in CASES])
-def test_bad_values_are_one_line_exit_2_and_write_nothing(places, tmp_path, args, expected):
+def hostile_models(root: Path) -> dict[str, str]:
+    """Lone copies of the pretrained conditional generator's ONNX and TFLite files; an export
+    whose manifest names more classes than its model has; ONNX files that break the contract."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    pretrained = ROOT / "pretrained" / "fashion_mnist"
+    (root / "lone").mkdir()
+    for name in ("generator.onnx", "generator_dynamic_int8.tflite"):
+        shutil.copy(pretrained / name, root / "lone" / name)
+    more = Path(shutil.copytree(pretrained, root / "more-classes"))
+    manifest = json.loads((more / "manifest.json").read_text())
+    (more / "manifest.json").write_text(json.dumps({**manifest, "class_names": [str(i) for i in range(11)]}))
+
+    def graph(path: Path, label_type: int, output: str) -> str:
+        inputs = [helper.make_tensor_value_info("noise", TensorProto.FLOAT, ["n", 100]),
+                  helper.make_tensor_value_info("label", label_type, ["n"])]  # fmt: skip
+        outputs = [helper.make_tensor_value_info(output, TensorProto.FLOAT, ["n", 100])]
+        nodes = [helper.make_node("Identity", ["noise"], [output])]
+        model = helper.make_model(helper.make_graph(nodes, "hostile", inputs, outputs),
+                                  opset_imports=[helper.make_opsetid("", 17)])  # fmt: skip
+        onnx.save(model, path)
+        return str(path)
+
+    return {"LONE_ONNX": str(root / "lone" / "generator.onnx"),
+            "LONE_TFLITE": str(root / "lone" / "generator_dynamic_int8.tflite"), "MORE_CLASSES": str(more),
+            "NO_IMAGES_ONNX": graph(root / "pixels.onnx", TensorProto.INT32, "pixels"),
+            "FLOAT_LABEL_ONNX": graph(root / "float-label.onnx", TensorProto.FLOAT, "images")}  # fmt: skip
+
+
+def classifier_folders(root: Path) -> dict[str, str]:
+    """A classifier folder whose classifier.json is {}, and one with a record but no model."""
+    (root / "empty-info").mkdir()
+    (root / "empty-info" / "classifier.json").write_text("{}")
+    (root / "no-model").mkdir()
+    record = {"dataset": "fashion_mnist", "version": 1, "test_accuracy": 0.93}
+    (root / "no-model" / "classifier.json").write_text(json.dumps(record))
+    return {"EMPTY_INFO": str(root / "empty-info"), "NO_MODEL": str(root / "no-model")}
+
+
+def empty_dataset(folder: Path) -> Path:
+    """IDX files of a dataset with no images at all."""
+    folder.mkdir()
+    for (_, kind), stem in data.FILE_STEMS.items():
+        empty = np.zeros((0, 28, 28) if kind == "images" else (0,), np.uint8)
+        data.write_idx(folder / stem, empty)
+    return folder
+
+
+def case_id(case: tuple) -> str:
+    return " ".join([*(f"{key}={value}" for key, value in (case[2] if len(case) > 2 else {}).items()), *case[0]])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(case) for case in CASES])
+def test_bad_values_are_one_line_exit_2_and_write_nothing(places, tmp_path, case):
+    args, expected, settings = case if len(case) > 2 else (*case, {})
     (tmp_path / "A_FILE").write_text("")
     (tmp_path / "A_DIR").mkdir()
     argv = [places.get(arg, arg) for arg in args]
-    watched = [tmp_path, Path(places["RUN"]), Path(places["UNRELATED"])]
+    watched = [tmp_path, Path(places["RUN"]), Path(places["UNRELATED"]), Path(places["ROOT"])]
     before = snapshot(*watched)
     environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    environment.update(settings)
     result = subprocess.run([sys.executable, "-m", "fashiongan", *argv], capture_output=True, text=True,
                             cwd=tmp_path, env=environment, timeout=300)  # fmt: skip
     lines = result.stderr.strip().splitlines()

@@ -42,7 +42,7 @@ def error_line(result) -> str:
         (["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
         (["--epochs", "-3"], "--epochs: must be a positive integer, got -3"),
         (["--batch-size", "many"], "--batch-size: 'many' is not an integer"),
-        (["--g-lr", "0"], "--g-lr: must be a positive number, got 0"),
+        (["--g-lr", "0"], "--g-lr: must be a positive finite number, got 0"),
     ],
 )
 def test_bad_arguments_give_one_line_and_status_2(args, expected, tmp_path):

@@ -132,15 +132,76 @@ class FixedBackend(Backend):
     def latent_dim(self):
         return 4
 
-    def run(self, noise, labels=None):
+    def __init__(self, path):
+        super().__init__(path)
+        self.calls: list[int] = []  # rows of each runtime call
+
+    def _run(self, noise, labels):
+        self.calls.append(len(noise))
         return np.broadcast_to((labels / 10.0)[:, None, None, None], (len(noise), 28, 28, 1)).astype(np.float32)
 
 
-def test_labels_by_name_index_and_default_spread():
-    sampler = Sampler(
+def fixed_sampler() -> Sampler:
+    return Sampler(
         FixedBackend(Path("fixed")),
         {"latent_dim": 4, "conditional": True, "class_names": ["t-shirt", "trouser", "sneaker"]},
     )
+
+
+def test_sampling_runs_the_model_in_fixed_batches_with_the_noise_of_one_draw():
+    from fashiongan.inference.sampler import BATCH_ROWS
+
+    sampler = fixed_sampler()
+    rows = 2 * BATCH_ROWS + 37
+    noise = sampler.noise(rows, seed=9)
+    np.testing.assert_array_equal(noise, np.random.default_rng(9).standard_normal((rows, 4)).astype(np.float32))
+    labels = np.arange(rows) % 3
+    images = sampler.generate(noise, labels)
+    assert images.shape == (rows, 28, 28, 1) and sampler.backend.calls == [BATCH_ROWS, BATCH_ROWS, 37]
+    np.testing.assert_array_equal(images[:, 0, 0, 0], (labels / 10.0).astype(np.float32))
+    sampler.backend.calls.clear()
+    sampled = sampler.sample(rows, seed=9, labels=labels)
+    assert max(sampler.backend.calls) == BATCH_ROWS and sum(sampler.backend.calls) == rows
+    np.testing.assert_array_equal(sampled, inference.to_uint8(images))
+
+
+BAD_CALLS = [
+    (lambda s: inference.load(None), "a model is a path or a pretrained name, got None"),
+    (lambda s: inference.load(123), "a model is a path or a pretrained name, got 123"),
+    (lambda s: inference.load("fashion_mnist", ["onnx"]), r"unknown format \['onnx'\]"),
+    (lambda s: inference.load("fashion_mnist", trust_savedmodel="yes"), "trust_savedmodel must be True or False"),
+    (lambda s: s.sample(True), "positive integer up to 100,000, got True"),
+    (lambda s: s.sample(2.0), "positive integer up to 100,000, got 2.0"),
+    (lambda s: s.sample(2, seed=-1), "a seed must be a non-negative integer"),
+    (lambda s: s.sample(1, labels=[1.7]), "a whole class index, got 1.7"),
+    (lambda s: s.sample(1, labels=float("nan")), "a whole class index, got nan"),
+    (lambda s: s.sample(2, labels=np.zeros((2, 2))), r"a 1-D list of classes, got shape \(2, 2\)"),
+    (lambda s: s.sample(1, labels={"a": 1}), "a whole class index, got {'a': 1}"),
+    (lambda s: s.sample(1, labels=[[1]]), r"a whole class index, got \[1\]"),
+    (lambda s: s.sample(1, labels=True), "a whole class index, got True"),
+    (lambda s: s.sample(1, labels=b"1"), "a whole class index, got b'1'"),
+    (lambda s: s.sample(1, labels="1.5"), "unknown class name '1.5'; choose from t-shirt, trouser, sneaker"),
+    (lambda s: s.generate(np.full((2, 4), np.nan)), "noise holds NaN or infinite values"),
+    (lambda s: s.generate(np.full((2, 4), np.inf)), "noise holds NaN or infinite values"),
+    (lambda s: s.generate({"noise": 1}), "noise must be an N×4 array of numbers, got dict"),
+    (lambda s: s.generate(np.array([["a"] * 4])), "noise must hold numbers, got an array of <U1"),
+    (lambda s: s.generate(np.zeros((2, 3))), r"noise must be N×4 with N from 1 to 500,000, got \(2, 3\)"),
+    (lambda s: s.generate(np.broadcast_to(np.float32(0), (500_001, 4))), r"N from 1 to 500,000, got \(500001, 4\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("call, message", BAD_CALLS, ids=[message[:40] for _, message in BAD_CALLS])
+def test_the_api_refuses_what_cannot_be_a_model_count_label_or_noise(call, message):
+    with pytest.raises(SamplerError, match=message):
+        call(fixed_sampler())
+
+
+def test_whole_float_labels_are_indices():
+    assert fixed_sampler().labels(2, [1.0, np.float32(2)]).tolist() == [1, 2]
+
+
+def test_labels_by_name_index_and_default_spread():
+    sampler = fixed_sampler()
     assert sampler.labels(5).tolist() == [0, 1, 2, 0, 1]
     assert sampler.labels(3, ["Sneaker"]).tolist() == [2, 2, 2]
     assert sampler.labels(2, [1, "t-shirt"]).tolist() == [1, 0]

@@ -89,11 +89,12 @@ def test_an_h5_with_a_serialised_function_anywhere_in_its_config_is_refused(expo
 def test_a_bare_savedmodel_opens_only_when_trusted(exports, tmp_path):
     _, export_dir = exports["dense"]
     bare = Path(shutil.copytree(export_dir / "saved_model" / "1", tmp_path / "bare"))
-    with pytest.raises(SamplerError, match="runs whatever its graph does; open it only if you trust it"):
+    with pytest.raises(BackendError, match=r"runs whatever its graph does .*; open it only if you trust it"):
         inference.load(bare)
     assert "--trust-savedmodel" in one_error_line(fashiongan("sample", bare, "--out", tmp_path / "g.png"))
     trusted = inference.load(bare, trust_savedmodel=True).sample(2, seed=1)
-    np.testing.assert_array_equal(trusted, inference.load(export_dir, "savedmodel").sample(2, seed=1))
+    in_export = inference.load(export_dir, "savedmodel", trust_savedmodel=True).sample(2, seed=1)
+    np.testing.assert_array_equal(trusted, in_export)
     assert fashiongan("sample", bare, "--trust-savedmodel", "--n", "2", "--out", tmp_path / "g.png").returncode == 0
 
 
@@ -309,3 +310,203 @@ def test_leftover_cleaning_reads_the_export_name_literally(tmp_path):
     (tmp_path / "?").mkdir()
     exporter.clean_leftovers(tmp_path / "?")  # "?" is a glob pattern matching "a"
     assert other.is_dir()
+
+
+def _evil_savedmodel(folder: Path, marker: Path) -> Path:
+    """A SavedModel whose serving_default writes `marker` each time it runs, then returns images."""
+    import tensorflow as tf
+
+    class Evil(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 100], tf.float32, name="noise")])
+        def serve(self, noise):
+            tf.io.write_file(str(marker), "the graph ran")
+            return {"images": tf.zeros([tf.shape(noise)[0], 28, 28, 1])}
+
+    module = Evil()
+    tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
+    return folder
+
+
+@pytest.mark.slow
+def test_a_manifest_never_makes_a_savedmodel_trusted(exports, tiny_data_dir, tmp_path):
+    """A SavedModel with a manifest written for it (anyone can write one) opens only with
+    --trust-savedmodel: its graph ran code of its own when a manifest stood in for trust."""
+    _, export_dir = exports["dense"]
+    folder = tmp_path / "export"
+    folder.mkdir()
+    marker = tmp_path / "graph-ran"
+    _evil_savedmodel(folder / "saved_model" / "1", marker)
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    manifest["artifacts"] = {"savedmodel": describe_artifact(folder, "saved_model/1")}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    for call in ((), ("--format", "savedmodel")):
+        assert "--trust-savedmodel" in one_error_line(fashiongan("sample", folder, *call, "--out", tmp_path / "g.png"))
+        evaluated = fashiongan("evaluate", folder, *call, "--n", "8", "--data-dir", tiny_data_dir)
+        assert "--trust-savedmodel" in one_error_line(evaluated)
+    for format in (None, "savedmodel"):
+        with pytest.raises(BackendError, match="no manifest or checksum can vouch for it"):
+            inference.load(folder, format)
+    assert not marker.exists() and not (tmp_path / "g.png").exists()
+    inference.load(folder, trust_savedmodel=True).sample(1)  # the user's word opens it, and the graph runs
+    assert marker.read_text() == "the graph ran"
+
+
+def test_outputs_follow_links_stream_to_devices_and_fifos_and_refuse_other_special_files(tmp_path):
+    import socket
+    import stat
+    import threading
+
+    model = tmp_path / "generator.onnx"
+    shutil.copy(ROOT / "pretrained" / "fashion_mnist" / "generator.onnx", model)
+    link = tmp_path / "link.png"
+    link.symlink_to("target.png")
+    assert fashiongan("sample", model, "--n", "2", "--out", link).returncode == 0
+    assert link.is_symlink() and (tmp_path / "target.png").read_bytes().startswith(b"\x89PNG")
+    assert fashiongan("sample", model, "--n", "2", "--out", "/dev/null", "--npy", "/dev/null").returncode == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    assert fashiongan("sample", model, "--n", "2", "--out", tmp_path / "g.png", "--npy", fifo).returncode == 0
+    reader.join(timeout=60)
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and np.load(__import__("io").BytesIO(received[0])).shape == (2, 28, 28)
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(tmp_path / "sock"))
+        for flag in ("--out", "--npy"):
+            line = one_error_line(fashiongan("sample", model, "--n", "2", flag, tmp_path / "sock",
+                                             "--out" if flag == "--npy" else "--npy", tmp_path / "other"))  # fmt: skip
+            assert "sock: is a socket; give a file name to write" in line
+        assert stat.S_ISSOCK((tmp_path / "sock").stat().st_mode) and not (tmp_path / "other").exists()
+    assert "/dev/full: No space left on device" in one_error_line(fashiongan("sample", model, "--npy", "/dev/full"))
+
+
+def test_sample_never_writes_over_the_model_it_reads(tmp_path):
+    folder = Path(shutil.copytree(ROOT / "pretrained" / "fashion_mnist", tmp_path / "x"))
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    (tmp_path / "alias.png").symlink_to(folder / "generator.onnx")
+    cases = [(folder / "generator.onnx", folder / "generator.onnx"), (folder, folder / "manifest.json"),
+             (folder, folder / "generator_dynamic_int8.tflite"), (folder, tmp_path / "alias.png")]  # fmt: skip
+    for model, out in cases:
+        for flag in ("--out", "--npy"):
+            line = one_error_line(fashiongan("sample", model, "--n", "2", flag, out))
+            assert "is a file of the model being sampled; choose another output" in line
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    with pytest.raises(SamplerError, match="is a file of the model being sampled"):
+        inference.load(folder).check_output(folder / "manifest.json")
+
+
+@pytest.mark.slow
+def test_export_replaces_a_folder_only_if_everything_in_it_is_an_export(exports, tmp_path):
+    run, export_dir = exports["dense"]
+    forged = tmp_path / "my-files"
+    forged.mkdir()
+    (forged / "thesis.txt").write_text("years of work")
+    (forged / "manifest.json").write_text(json.dumps({"format_version": 1, "artifacts": {}}))
+    line = one_error_line(fashiongan("export", run, "--out", forged, "--formats", "onnx"))
+    assert "replacing it would lose what no export wrote (thesis.txt)" in line
+    earlier = Path(shutil.copytree(export_dir, tmp_path / "earlier"))
+    (earlier / "NOTES.txt").write_text("mine")
+    (earlier / "plots").mkdir()
+    (earlier / "plots" / "a.png").write_text("")
+    with open(earlier / "generator.onnx", "r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00")
+    lost = r"\(NOTES.txt, generator.onnx \(changed since export\), plots/a.png\)"
+    with pytest.raises(exporter.ExportError, match=lost):
+        exporter.export(run, earlier, ("onnx",))
+    assert (earlier / "NOTES.txt").read_text() == "mine" and (forged / "thesis.txt").is_file()
+
+
+@pytest.mark.slow
+def test_export_through_a_link_replaces_the_linked_export_and_keeps_the_link(exports, tmp_path):
+    run, export_dir = exports["dense"]
+    shutil.copytree(export_dir, tmp_path / "real")
+    (tmp_path / "link").symlink_to("real")
+    assert fashiongan("export", run, "--out", tmp_path / "link", "--formats", "onnx", "--quiet").returncode == 0
+    assert (tmp_path / "link").is_symlink() and sorted(path.name for path in tmp_path.iterdir()) == ["link", "real"]
+    assert sorted(path.name for path in (tmp_path / "real").iterdir()) == ["generator.onnx", "manifest.json"]
+
+
+def test_a_leftover_name_that_is_a_link_is_left_alone(tmp_path):
+    pid = _dead_pid()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / f".e.previous-{pid}").symlink_to("elsewhere")
+    exporter.clean_leftovers(tmp_path / "e")
+    assert (tmp_path / f".e.previous-{pid}").is_symlink() and (tmp_path / "elsewhere").is_dir()
+
+
+@pytest.mark.slow
+def test_a_diverging_run_writes_no_checkpoint_or_generator_and_takes_a_corrected_rerun(tiny_data_dir, tmp_path):
+    from fashiongan.model.train import TrainConfig, TrainingError, train
+
+    config = TrainConfig(variant="dense", batch_size=8, max_steps=3, data_dir=str(tiny_data_dir),
+                         out=str(tmp_path / "run"), g_learning_rate=1e30, d_learning_rate=1e30)  # fmt: skip
+    with pytest.raises(TrainingError, match=r"non-finite weights at step 3 \(epoch 1\); lower the learning rates"):
+        train(config, verbose=0)
+    assert not (tmp_path / "run" / "checkpoints").exists() and not (tmp_path / "run" / "config.json").exists()
+    assert not list((tmp_path / "run").rglob("*.png"))
+    train(TrainConfig(variant="dense", batch_size=8, max_steps=1, data_dir=str(tiny_data_dir),
+                      out=str(tmp_path / "run")), verbose=0)  # fmt: skip
+    assert (tmp_path / "run" / "generator.keras").is_file()
+
+
+@pytest.mark.slow
+def test_export_refuses_a_generator_with_non_finite_weights(tmp_path):
+    from fashiongan.model.variants import make_generator
+
+    generator = make_generator("dense")
+    weights = generator.get_weights()
+    weights[0][0, 0] = np.nan
+    generator.set_weights(weights)
+    generator.save(tmp_path / "nan.keras")
+    line = one_error_line(fashiongan("export", tmp_path / "nan.keras", "--variant", "dense", "--out", tmp_path / "e"))
+    assert "the generator's weights hold NaN or infinite values" in line and not (tmp_path / "e").exists()
+
+
+@pytest.mark.parametrize("learning_rate", [float("inf"), float("nan"), 0.0, -1e-4])
+def test_learning_rates_must_be_positive_and_finite_in_the_library_too(learning_rate):
+    from fashiongan.errors import FashionGANError
+    from fashiongan.model.train import TrainConfig
+
+    for field in ("g_learning_rate", "d_learning_rate"):
+        with pytest.raises(FashionGANError, match=f"{field} must be positive and finite"):
+            TrainConfig(variant="dense", **{field: learning_rate}).resolved()
+
+
+STATE_EDITS = [("step_in_epoch", 99), ("epoch", 2**40), ("epoch", -1), ("step_in_epoch", -3), ("epoch", 999),
+               ("step", 7)]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stopped_run(tiny_data_dir, tmp_path_factory) -> Path:
+    """A dense run stopped 3 steps into its first 8-step epoch."""
+    run = tmp_path_factory.mktemp("stopped") / "run"
+    result = fashiongan("train", "--variant", "dense", "--batch-size", "8", "--max-steps", "3", "--epochs", "2",
+                        "--data-dir", tiny_data_dir, "--out", run, "--quiet")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    return run
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key, value", STATE_EDITS, ids=[f"{key}={value}" for key, value in STATE_EDITS])
+def test_a_checkpoint_position_that_its_weights_deny_is_refused(stopped_run, tmp_path, key, value):
+    from fashiongan.model.train import latest_checkpoint
+
+    run = Path(shutil.copytree(stopped_run, tmp_path / "run"))
+    state_path = latest_checkpoint(run) / "state.json"
+    state_path.write_text(json.dumps({**json.loads(state_path.read_text()), key: value}))
+    before = {path: path.read_bytes() for path in run.rglob("*") if path.is_file() and path.name != ".lock"}
+    result = fashiongan("train", "--resume", "--out", run, "--max-steps", "6", "--quiet", timeout=120)
+    assert "is not where its weights stopped (step 3, 8 steps an epoch)" in one_error_line(result)
+    assert {path: path.read_bytes() for path in run.rglob("*") if path.is_file() and path.name != ".lock"} == before
+
+
+@pytest.mark.slow
+def test_a_config_edited_to_another_variant_is_one_line(stopped_run, tmp_path):
+    run = Path(shutil.copytree(stopped_run, tmp_path / "run"))
+    config = json.loads((run / "config.json").read_text())
+    (run / "config.json").write_text(json.dumps({**config, "variant": "dcgan"}))
+    line = one_error_line(fashiongan("train", "--resume", "--out", run, "--max-steps", "6"))
+    assert "holds other networks than this run's variant (was its config.json edited?)" in line
