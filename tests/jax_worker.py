@@ -4,6 +4,7 @@
     python tests/jax_worker.py cli ARGS...      run `fashiongan ARGS...`
     python tests/jax_worker.py steps DATA_DIR VARIANT...
                                                  one JAX train step per variant on DATA_DIR
+    python tests/jax_worker.py draws DATA_DIR     the random draws of two JAX steps in one device call
     python tests/jax_worker.py runtime            the runtime `train` would pick here
     python tests/jax_worker.py train CONFIG_JSON [POISON_EPOCH]
                                                  train(TrainConfig(**config)), resuming if
@@ -61,6 +62,40 @@ def one_step_per_variant(data_dir: str, names: list[str]) -> dict:
     return results
 
 
+def draws_of_two_steps(data_dir: str) -> list[dict]:
+    """Every random draw of two steps run in one device call (the dense variant under
+    translation, given label noise as the fashiongan variant has): the step it was made at, its
+    kind, and a fingerprint of the stream it came from (a uniform draw of the same seed, step and
+    offset), recorded as it runs."""
+    import jax
+    import numpy as np
+
+    from fashiongan.model import data, gan, jax_loop
+    from fashiongan.model.runtime import resolve_runtime
+    from fashiongan.model.train import TrainConfig, build_gan
+
+    records: list[dict] = []
+    draw = gan.stateless_draw
+
+    def recording_draw(kind, shape, seed_base, step, offset=0):
+        def record(at, fingerprint):
+            records.append({"kind": kind, "step": int(at), "fingerprint": np.asarray(fingerprint).tolist()})
+
+        jax.debug.callback(record, step, draw("uniform", (4,), seed_base, step, offset), ordered=True)
+        return draw(kind, shape, seed_base, step, offset)
+
+    gan.stateless_draw = recording_draw
+    split = data.load_dataset("fashion_mnist", "train", data_dir)
+    model = build_gan(TrainConfig(variant="dense", batch_size=8, augment="translation").resolved(), resolve_runtime())
+    model.label_noise = 0.15  # the dense networks compile in seconds
+    batches = jax.device_put(data.epoch_batches(0, 0, len(split.images), 8, 2))
+    sums = {metric: np.float32(0) for metric in jax_loop.METRICS}
+    jax_loop.make_run_steps(model)(jax_loop.read_state(model), sums, batches, np.int32(0), np.int32(0),
+                                   split.images, split.labels.astype(np.int32), count=2)  # fmt: skip
+    jax.effects_barrier()
+    return records
+
+
 def trainable_weights(model) -> list:
     import numpy as np
 
@@ -106,6 +141,8 @@ def main() -> None:
 
         runtime = dataclasses.asdict(resolve_runtime())
         result = {key: value for key, value in runtime.items() if key != "strategy"}
+    elif mode == "draws":
+        result = draws_of_two_steps(args[0])
     elif mode == "train":
         result = train_run(json.loads(args[0]), int(args[1]) if len(args) > 1 else None)
     else:

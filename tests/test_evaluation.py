@@ -1,5 +1,7 @@
 """Quality figures: known answers, identities and the real-data extremes."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import benchmark_script
@@ -255,3 +257,70 @@ def test_train_classifier_writes_the_next_version_with_its_onnx_twin(tiny_data_d
     onnx_features, _ = Classifier(second)(images)
     keras_features, _ = Classifier(second, backend="keras")(images)
     np.testing.assert_allclose(onnx_features, keras_features, atol=1e-4, rtol=1e-4)
+
+
+class RowProfileClassifier:
+    """Stands in for the domain classifier: an image's features are its row means (the synthetic
+    classes differ by where their bright bar lies), its probabilities uniform. Records each batch."""
+
+    def __init__(self, folder, backend=None):
+        self.folder, self.info, self.batches = folder, {"version": 0, "test_accuracy": 1.0}, []
+
+    def __call__(self, images):
+        images = np.asarray(images, np.float32)
+        self.batches.append(images)
+        return images.mean(axis=(2, 3)), np.full((len(images), 10), 0.1, np.float32)
+
+
+class OneModeSampler:
+    """Stands in for a generator that covers one mode only: every image is of synthetic class 0."""
+
+    format, conditional = "one-mode", False
+
+    def noise(self, n, seed):
+        return np.random.default_rng(seed).standard_normal((n, 4)).astype(np.float32)
+
+    def generate(self, noise, labels=None):
+        images = np.random.default_rng(9).integers(0, 40, (len(noise), 28, 28)).astype(np.float32)
+        images[:, 4:8, 4:24] = 220  # class 0's bar (conftest.synthetic_split)
+        return (images / 255)[..., None]
+
+    def check_output(self, out):
+        pass
+
+
+def evaluate_with_stand_ins(monkeypatch, data_dir, n):
+    """evaluate() of OneModeSampler, scored by a RowProfileClassifier; returns (result, classifier)."""
+    from fashiongan import inference
+    from fashiongan.evaluation import evaluator
+
+    classifier = RowProfileClassifier(None)
+    monkeypatch.setattr(inference, "load", lambda *args, **kwargs: OneModeSampler())
+    monkeypatch.setattr(evaluator, "find_classifier", lambda *args, **kwargs: Path("stand-in"))
+    monkeypatch.setattr(evaluator, "Classifier", lambda *args, **kwargs: classifier)
+    return evaluator.evaluate("one-mode", "fashion_mnist", n=n, data_dir=str(data_dir)), classifier
+
+
+def test_the_real_data_floor_scores_train_images_against_test_images(tiny_data_dir, monkeypatch):
+    from fashiongan.evaluation.evaluator import unit
+    from fashiongan.model import data
+
+    _, classifier = evaluate_with_stand_ins(monkeypatch, tiny_data_dir, n=12)
+    split_images = {
+        split: {image.tobytes() for image in unit(data.load_dataset("fashion_mnist", split, str(tiny_data_dir)).images)}
+        for split in ("train", "test")
+    }
+    scored = [{image.tobytes() for image in batch} for batch in classifier.batches]
+    from_test = sum(batch <= split_images["test"] for batch in scored)
+    from_train = sum(batch <= split_images["train"] for batch in scored)
+    assert (from_test, from_train) == (1, 1)  # the test images, and beside them train images (the samples are neither)
+
+
+def test_a_generator_of_one_mode_shows_high_precision_and_low_recall(tmp_path, monkeypatch):
+    """Every generated image is realistic (class 0), but nine classes of ten are missed."""
+    from conftest import write_idx_dataset
+
+    result, _ = evaluate_with_stand_ins(monkeypatch, write_idx_dataset(tmp_path, train=200, test=200), n=200)
+    generator = result["generator"]
+    assert generator["precision"] > 0.8 and generator["recall"] < 0.3, generator
+    assert result["real_floor"]["precision"] > 0.8 and result["real_floor"]["recall"] > 0.8, result["real_floor"]

@@ -42,7 +42,7 @@ def parity_inputs(name, count=5):
 
 
 def backend_for(export_dir, artifact):
-    return open_artifact(artifact, export_dir / spec.ARTIFACT_FORMATS[artifact].path)
+    return open_artifact(artifact, export_dir / spec.ARTIFACT_FORMATS[artifact].path, trust_savedmodel=True)
 
 
 @pytest.mark.parametrize("artifact", ALL_ARTIFACTS)
@@ -396,3 +396,97 @@ def test_export_runs_on_tensorflow_whatever_keras_backend_is_set(exports, tmp_pa
     for artifact in ("onnx", "h5"):
         images = backend_for(tmp_path / "e", artifact).run(noise, labels)
         assert np.abs(images - expected).max() <= TOLERANCES[artifact]
+
+
+def test_the_full_integer_file_is_calibrated_with_every_label_equally_often():
+    """A conditional generator's calibration rows spread the labels evenly: each class as often as
+    any other, up to the one row that the row count leaves over."""
+    variant = VARIANTS["cdcgan"]
+    rows = list(exporter.calibration_rows(variant)())
+    labels = np.concatenate([row["label"] for row in rows])
+    counts = np.bincount(labels, minlength=variant.num_classes)
+    assert len(rows) == spec.TFLITE_CALIBRATION_ROWS and len(counts) == variant.num_classes
+    assert counts.min() > 0 and counts.max() - counts.min() <= 1, counts.tolist()
+
+
+def test_an_mnist_export_describes_itself_as_mnist_in_tflite_and_onnx(tiny_data_dir, tmp_path):
+    from fashiongan.model.train import TrainConfig, train
+
+    config = TrainConfig(variant="dense", dataset="mnist", batch_size=8, steps_per_epoch=1,
+                         data_dir=str(tiny_data_dir), out=str(tmp_path / "run"))  # fmt: skip
+    out = exporter.export(train(config, verbose=0), tmp_path / "export", ("tflite", "onnx"), ("none",))
+    names = list(spec.get_dataset("mnist").class_names)
+    assert names != list(spec.get_dataset(spec.DEFAULT_DATASET).class_names)
+    props = {entry.key: entry.value for entry in onnx.load(out / spec.ARTIFACT_FORMATS["onnx"].path).metadata_props}
+    assert props["dataset"] == "mnist" and json.loads(props["class_names"]) == names
+    model, metadata = read_tflite(out / spec.tflite_artifact("none").path)
+    description = json.loads(metadata[b"fashiongan"])
+    assert description["dataset"] == "mnist" and json.loads(description["class_names"]) == names
+    assert "of mnist images" in model.Description().decode()
+
+
+# Runs exporter._replace_folder(NEW, TARGET) and is killed (SIGKILL) right after its first rename.
+KILLED_MID_SWAP = """
+import os, signal, sys
+from pathlib import Path
+from fashiongan.export import exporter
+
+rename = os.replace
+def rename_then_die(source, destination):
+    rename(source, destination)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = rename_then_die
+exporter._replace_folder(Path(sys.argv[1]), Path(sys.argv[2]))
+"""
+
+
+def test_an_export_killed_between_its_renames_is_put_back_by_the_next_export(exports, tmp_path, monkeypatch):
+    """A process killed after setting the earlier export aside, before moving the new one in,
+    leaves it on disk under its (now dead) pid; the next export puts it back first, so even
+    that export failing leaves the earlier one in place."""
+    import signal
+    import subprocess
+    import sys
+
+    run_dir, export_dir = exports["dense"]
+    out = shutil.copytree(export_dir, tmp_path / "out")
+    files = lambda folder: {str(p.relative_to(folder)): sha256_file(p) for p in folder.rglob("*") if p.is_file()}  # noqa: E731
+    earlier = files(out)
+    new = tmp_path / "new"
+    new.mkdir()
+    killed = subprocess.Popen([sys.executable, "-c", KILLED_MID_SWAP, str(new), str(out)], stderr=subprocess.PIPE,
+                              text=True)  # fmt: skip
+    _, stderr = killed.communicate(timeout=300)
+    assert killed.returncode == -signal.SIGKILL, stderr[-2000:]
+    assert not out.exists() and new.is_dir()  # the new folder never moved in
+    aside = tmp_path / f".out.previous-{killed.pid}"
+    assert aside.is_dir(), sorted(path.name for path in tmp_path.iterdir())
+    assert files(aside) == earlier  # the earlier export is still on disk, under the dead pid
+
+    def broken_onnx(*args, **kwargs):
+        raise exporter.ExportError("simulated converter crash")
+
+    monkeypatch.setitem(exporter.WRITERS, "onnx", broken_onnx)
+    with pytest.raises(exporter.ExportError, match="simulated"):
+        exporter.export(run_dir, out, ("onnx",))
+    assert files(out) == earlier
+    assert not aside.exists()
+
+
+def test_a_savedmodel_file_changed_in_place_fails_verification(exports, tmp_path):
+    """One byte of the variables flipped, the size unchanged: the folder's checksums catch it."""
+    _, export_dir = exports["dense"]
+    copy = shutil.copytree(export_dir, tmp_path / "copy")
+    record = read_manifest(copy)["artifacts"]["savedmodel"]
+    verify_artifact(copy, record)
+    (variables,) = (copy / record["path"] / "variables").glob("variables.data-*")
+    size = variables.stat().st_size
+    with open(variables, "r+b") as handle:
+        handle.seek(size // 2)
+        byte = handle.read(1)[0]
+        handle.seek(size // 2)
+        handle.write(bytes([byte ^ 0xFF]))
+    assert variables.stat().st_size == size
+    with pytest.raises(ManifestError, match="checksum does not match"):
+        verify_artifact(copy, record)

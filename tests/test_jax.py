@@ -88,6 +88,21 @@ def test_one_jax_step_per_variant_is_finite_and_moves_both_networks_and_the_aver
         assert result["moved"]["generator_average"] > 0, name  # the EMA that grids and export use
 
 
+def test_each_random_draw_of_a_jax_step_comes_from_its_own_stream(tiny_data_dir):
+    """Two steps in one device call, with label noise and translation: the translation's row and
+    column shifts of the real and of the generated batch, the noise and the real and fake label
+    noise draw from seven different streams a step (the generated batch is shifted twice, alike,
+    for the discriminator's update and the generator's), and the second step from seven others."""
+    records = run_worker("draws", str(tiny_data_dir))
+    assert isinstance(records, list)
+    streams: dict[int, set] = {}
+    for record in records:
+        streams.setdefault(record["step"], set()).add(tuple(record["fingerprint"]))
+    assert sorted(streams) == [0, 1]
+    assert [len(streams[0]), len(streams[1])] == [7, 7], "two draws of a step share a stream"
+    assert not streams[0] & streams[1], "a draw of step 1 repeats one of step 0"
+
+
 @pytest.mark.slow
 def test_jax_runs_are_reproducible_and_resume_exactly(tiny_data_dir, tmp_path):
     """Same seed, same weights; a resume after epoch 1, or after a stop inside epoch 1, ends with

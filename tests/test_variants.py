@@ -200,3 +200,41 @@ def test_diff_augment_translates_and_cuts_out_as_drawn():
 def test_unknown_augmentations_are_refused():
     with pytest.raises(FashionGANError, match="unknown augmentation flip; choose from none, translation, cutout"):
         TrainConfig(variant="dcgan", augment="translation,flip").resolved()
+
+
+def test_diff_augment_draws_a_shift_for_each_image():
+    """A batch of eight copies of one image, translated as a GAN step does: the copies come out shifted differently."""
+    gan = build_gan(TrainConfig(variant="dense", augment="translation").resolved())
+    image = np.linspace(-1, 1, 28 * 28, dtype=np.float32).reshape(1, 28, 28, 1)  # every pixel differs: any shift shows
+    moved = np.asarray(gan.augmented(np.repeat(image, 8, axis=0), 0, 0))
+    distinct = len({copy.tobytes() for copy in moved})
+    assert distinct > 1, "every image of the batch got the same shift"
+
+
+def test_the_discriminator_sees_the_generated_images_augmented_too(monkeypatch):
+    """In a TensorFlow step under translation, the generated batch reaches the discriminator as the
+    generator's output shifted by the generated images' own draw, never as it came out."""
+    gan = build_gan(TrainConfig(variant="dense", augment="translation").resolved())
+    gan.run_eagerly = True  # so the networks' inputs and outputs can be read as they pass
+    seen: dict[str, list] = {"generator": [], "discriminator": []}
+    functional = type(gan.generator)
+    assert type(gan.discriminator) is functional
+    call = functional.__call__
+
+    def recording(model, inputs, *args, **kwargs):
+        outputs = call(model, inputs, *args, **kwargs)
+        if model is gan.generator:
+            seen["generator"].append(np.asarray(outputs))
+        elif model is gan.discriminator:
+            seen["discriminator"].append(np.asarray(inputs["images"]))
+        return outputs
+
+    monkeypatch.setattr(functional, "__call__", recording)
+    real = np.random.default_rng(6).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
+    gan.train_on_batch(real)
+    monkeypatch.undo()
+    (generated,) = seen["generator"]
+    shifted = np.asarray(gan.augmented(generated, 0, 1))  # step 0, the generated images' draw
+    assert not np.array_equal(shifted, generated)
+    assert any(np.array_equal(images, shifted) for images in seen["discriminator"])
+    assert not any(np.array_equal(images, generated) for images in seen["discriminator"])
