@@ -272,16 +272,16 @@ def restore_checkpoint(gan, checkpoint: Path, steps_per_epoch: int) -> dict:
     import warnings
 
     state = read_state(checkpoint)
-    try:
-        with warnings.catch_warnings():  # Keras warns of each variable a foreign file lacks, then fails
-            warnings.simplefilter("error")
+    with warnings.catch_warnings(record=True) as warned:  # Keras warns of each variable a foreign file lacks
+        warnings.simplefilter("always")
+        try:
             gan.load_weights(checkpoint / "gan.weights.h5")
-    except UserWarning:
-        raise TrainingError(
-            f"{checkpoint}: holds other networks than this run's variant (was its {CONFIG_FILE} edited?)"
-        ) from None
-    except (OSError, ValueError, KeyError) as error:
-        raise TrainingError(f"{checkpoint}: cannot restore checkpoint ({describe_error(error)})") from None
+        except (OSError, ValueError, KeyError) as error:
+            if any("Skipping" in str(warning.message) for warning in warned):
+                raise TrainingError(
+                    f"{checkpoint}: holds other networks than this run's variant (was its {CONFIG_FILE} edited?)"
+                ) from None
+            raise TrainingError(f"{checkpoint}: cannot restore checkpoint ({describe_error(error)})") from None
     _check_position(state, trained_steps(gan), steps_per_epoch, checkpoint / "state.json")
     seed_states = _seed_states(gan)
     if len(seed_states) != len(state["seed_generator_states"]):
