@@ -48,6 +48,7 @@ def main() -> None:
     from fashiongan.export import exporter
     from fashiongan.inference.backends import open_artifact
     from fashiongan.inference.manifest import read_manifest
+    from fashiongan.model.variants import generator_feed
     from fashiongan.spec import get_variant
 
     print("| variant | artifact | size (bytes) | max abs diff vs Keras | mean abs diff |")
@@ -63,8 +64,7 @@ def main() -> None:
         labels = np.arange(args.n, dtype=np.int32) % variant.num_classes if variant.conditional else None
         generator = keras.saving.load_model(run / "generator.keras", safe_mode=True)
         low, high = variant.output_range
-        inputs = {"noise": noise, "label": labels} if variant.conditional else {"noise": noise}
-        expected = (np.asarray(generator(inputs, training=False)) - low) / (high - low)
+        expected = (np.asarray(generator(generator_feed(noise, labels), training=False)) - low) / (high - low)
         for artifact, record in manifest["artifacts"].items():
             path = export_dir / spec.ARTIFACT_FORMATS[artifact].path  # written just now: its SavedModel is ours
             images = open_artifact(artifact, path, trust_savedmodel=True).run(noise, labels)

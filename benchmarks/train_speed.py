@@ -70,7 +70,7 @@ def tutorial_images_per_second(variant, images, batch_size: int, steps: int, war
     def train_step(batch):
         noise = tf.random.normal([batch_size, variant.latent_dim])
         with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
-            generated_images = generator({"noise": noise}, training=True)
+            generated_images = generator(noise, training=True)
             real_output = discriminator({"images": batch}, training=True)
             fake_output = discriminator({"images": generated_images}, training=True)
             gen_loss = cross_entropy(tf.ones_like(fake_output), fake_output)

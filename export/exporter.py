@@ -166,7 +166,8 @@ def serving_model(source: Source):
     rescaled = keras.layers.Rescaling(1.0 / (high - low), -low / (high - low), name="rescaled")(generator.outputs[0])
     images = keras.layers.ReLU(max_value=1.0, name=OUTPUT_NAME)(rescaled)
     inputs = {tensor.name: tensor for tensor in generator.inputs}
-    return keras.Model({name: inputs[name] for name in source.variant.input_names}, images, name="generator")
+    ordered = [inputs[name] for name in source.variant.input_names]  # Keras' convention: [noise, label]
+    return keras.Model(ordered if len(ordered) > 1 else ordered[0], images, name="generator")
 
 
 def input_specs(variant: VariantSpec, batch: int | None = None):
@@ -185,11 +186,11 @@ def serving_function(model, variant: VariantSpec, batch: int | None = None):
     if variant.conditional:
 
         def serve(noise, label):
-            return {OUTPUT_NAME: model({NOISE_INPUT: noise, LABEL_INPUT: label}, training=False)}
+            return {OUTPUT_NAME: model([noise, label], training=False)}
     else:
 
         def serve(noise):
-            return {OUTPUT_NAME: model({NOISE_INPUT: noise}, training=False)}
+            return {OUTPUT_NAME: model(noise, training=False)}
 
     return tf.function(serve, input_signature=input_specs(variant, batch))
 

@@ -15,8 +15,8 @@ from keras import ops
 from fashiongan.model.augment import diff_augment
 from fashiongan.model.data import scale_images
 from fashiongan.model.losses import GRADIENT_PENALTY_WEIGHT, LOSSES, gradient_penalty, interpolate
-from fashiongan.model.variants import REAL_INPUT
-from fashiongan.spec import LABEL_INPUT, NOISE_INPUT
+from fashiongan.model.variants import REAL_INPUT, generator_feed
+from fashiongan.spec import LABEL_INPUT
 
 NOISE_STREAM, AUGMENT_STREAM, LABEL_NOISE_STREAM, PENALTY_STREAM = 0, 1, 2, 3
 
@@ -160,8 +160,12 @@ class GAN(keras.Model):
     def noise(self, batch_size, step):
         return self._draw("normal", (batch_size, self.latent_dim), NOISE_STREAM, step)
 
+    def generator_input(self, noise, labels):
+        """The generator's input: the noise, or [noise, labels] when conditional."""
+        return generator_feed(noise, labels if self.num_classes else None)
+
     def named(self, name: str, inputs, labels) -> dict:
-        """A network's named inputs: `inputs` under `name`, and the labels when conditional."""
+        """The discriminator's named inputs: `inputs` under `name`, and the labels when conditional."""
         return {name: inputs, LABEL_INPUT: labels} if self.num_classes else {name: inputs}
 
     def discriminator_loss(self, real_logits, fake_logits, step, penalty_gradients=None):
@@ -208,7 +212,7 @@ class GAN(keras.Model):
         generator_variables = self.generator.trainable_variables
         with tf.GradientTape(watch_accessed_variables=False) as g_tape:
             g_tape.watch([variable.value for variable in generator_variables])
-            fake_images = self.generator(self.named(NOISE_INPUT, noise, labels), training=True)
+            fake_images = self.generator(self.generator_input(noise, labels), training=True)
             fake_images = self.augmented(fake_images, step, 1)
             with tf.GradientTape() as d_tape:
                 real_logits = critic(real_images)
@@ -255,7 +259,7 @@ class GAN(keras.Model):
 
         def generate(g_trainable):
             return generator.stateless_call(
-                g_trainable, state["g_non_trainable"], self.named(NOISE_INPUT, noise, labels), training=True
+                g_trainable, state["g_non_trainable"], self.generator_input(noise, labels), training=True
             )
 
         def critic(d_trainable, d_non_trainable, images):

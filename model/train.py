@@ -514,15 +514,12 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
     config.save(run_dir / CONFIG_FILE)
 
     from fashiongan.model import callbacks as kinds
+    from fashiongan.model.variants import generator_feed
 
     grid_count = config.grid_size**2
-    grid_inputs = {
-        spec.NOISE_INPUT: np.random.default_rng(config.seed)
-        .standard_normal((grid_count, variant.latent_dim))
-        .astype(np.float32)
-    }
-    if variant.conditional:
-        grid_inputs[spec.LABEL_INPUT] = np.arange(grid_count, dtype=np.int32) % variant.num_classes
+    grid_noise = np.random.default_rng(config.seed).standard_normal((grid_count, variant.latent_dim)).astype(np.float32)
+    grid_labels = np.arange(grid_count, dtype=np.int32) % variant.num_classes if variant.conditional else None
+    grid_inputs = generator_feed(grid_noise, grid_labels)
     grids = kinds.SampleGrid(config.variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
     nan_guard = kinds.StopOnNonFinite()
     callbacks = [

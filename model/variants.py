@@ -19,16 +19,21 @@ LABEL_EMBEDDING_SIZE = 32
 REAL_INPUT = "images"  # the discriminator's image input
 
 
-def generator_inputs(latent_dim: int, num_classes: int) -> tuple[dict, object]:
-    """The generator's named inputs, and the tensor its first layer sees (noise, or noise ⊕
-    embedding). Every network takes a dict of named inputs, so one- and two-input models are
-    called the same way: model({"noise": ..., "label": ...})."""
+def generator_inputs(latent_dim: int, num_classes: int) -> tuple[object, object]:
+    """The generator's inputs, and the tensor its first layer sees (noise, or noise ⊕ embedding).
+    Keras' own convention: one `noise` input, or the list [noise, label] in that order, so a
+    conditional generator takes g([noise, label]) and g({"noise": ..., "label": ...}) alike."""
     noise = keras.Input((latent_dim,), name=NOISE_INPUT)
     if not num_classes:
-        return {NOISE_INPUT: noise}, noise
+        return noise, noise
     label = keras.Input((), dtype="int32", name=LABEL_INPUT)
     embedded = layers.Embedding(num_classes, LABEL_EMBEDDING_SIZE, name="label_embedding")(label)
-    return {NOISE_INPUT: noise, LABEL_INPUT: label}, layers.Concatenate(name="noise_and_label")([noise, embedded])
+    return [noise, label], layers.Concatenate(name="noise_and_label")([noise, embedded])
+
+
+def generator_feed(noise, labels=None):
+    """What a generator built here is called with: the noise alone, or [noise, labels]."""
+    return noise if labels is None else [noise, labels]
 
 
 def discriminator_inputs(num_classes: int) -> dict:
@@ -50,7 +55,7 @@ def discriminator_logits(features, inputs: dict, num_classes: int, wrap=lambda l
     return layers.Identity(name="logits")(logits)
 
 
-def _model(inputs: dict, outputs, name: str) -> keras.Model:
+def _model(inputs, outputs, name: str) -> keras.Model:
     return keras.Model(inputs, outputs, name=name)
 
 

@@ -17,7 +17,7 @@ from fashiongan import spec
 from fashiongan.export import exporter
 from fashiongan.inference.backends import open_artifact
 from fashiongan.inference.manifest import ManifestError, read_manifest, sha256_file, verify_artifact
-from fashiongan.model.variants import make_discriminator
+from fashiongan.model.variants import generator_feed, make_discriminator
 from fashiongan.spec import VARIANTS
 
 pytestmark = pytest.mark.slow
@@ -30,8 +30,7 @@ def reference_images(run_dir, variant_name, noise, labels=None):
     """The trained generator in inference mode, mapped to [0, 1] by hand."""
     generator = keras.saving.load_model(run_dir / "generator.keras", safe_mode=True)
     low, high = VARIANTS[variant_name].output_range
-    inputs = {"noise": noise} if labels is None else {"noise": noise, "label": labels}
-    return (np.asarray(generator(inputs, training=False)) - low) / (high - low)
+    return (np.asarray(generator(generator_feed(noise, labels), training=False)) - low) / (high - low)
 
 
 def parity_inputs(name, count=5):
@@ -266,20 +265,18 @@ def test_savedmodel_signature_and_keras_safe_mode(exports):
 
 
 @pytest.mark.parametrize("name", ["dcgan", "cdcgan"])
-def test_exported_keras_generator_takes_named_inputs_without_warnings(exports, name):
-    """One calling convention for one- and two-input generators: a dict of the contract's names."""
-    import warnings
+def test_exported_keras_generator_takes_keras_call_forms_without_warnings(exports, name):
+    """Keras' convention for one- and two-input generators: the bare noise, or [noise, label]
+    (a tuple and the dict of the contract's names too), in that order, without warnings."""
+    from keras_backend_worker import call_every_way
 
-    _, export_dir = exports[name]
-    model = keras.saving.load_model(export_dir / "generator.keras", safe_mode=True)
+    run_dir, export_dir = exports[name]
     noise, labels = parity_inputs(name, 3)
-    inputs = {"noise": noise} if labels is None else {"noise": noise, "label": labels}
-    assert list(model.input) == list(inputs)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        images = np.asarray(model(inputs, training=False))
-    assert images.shape == (3, 28, 28, 1)
-    assert not [w for w in caught if "structure" in str(w.message)], [str(w.message) for w in caught]
+    for path in (run_dir / "generator.keras", export_dir / "generator.keras"):
+        model = keras.saving.load_model(path, safe_mode=True)
+        assert [tensor.name for tensor in model.inputs] == list(VARIANTS[name].input_names)
+        assert model.inputs[0].shape[-1] == VARIANTS[name].latent_dim
+        assert call_every_way(model, noise, labels).shape == (3, 28, 28, 1)
 
 
 def test_corrupted_artifact_fails_verification(exports, tmp_path):
@@ -352,13 +349,16 @@ def _installed(module: str) -> bool:
 )
 def test_every_keras_generator_gives_the_same_images_on_other_keras_backends(exports, backend, tmp_path):
     """Each run's generator.keras and each export's, loaded under KERAS_BACKEND=jax or torch in a
-    fresh process, against TensorFlow in this one."""
+    fresh process, against TensorFlow in this one; every call form (bare array, [noise, label],
+    tuple, dict; call and predict) gives those images with no warning, inputs in order noise, label."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
-    jobs, expected = [], []
+    from keras_backend_worker import call_every_way
+
+    jobs, expected, input_names = [], [], []
     for name in sorted(VARIANTS):
         run_dir, export_dir = exports[name]
         noise, labels = parity_inputs(name, 4)
@@ -368,14 +368,18 @@ def test_every_keras_generator_gives_the_same_images_on_other_keras_backends(exp
         for path, scale in ((run_dir / "generator.keras", (low, high)), (export_dir / "generator.keras", (0.0, 1.0))):
             model = keras.saving.load_model(path, safe_mode=True)
             jobs.append([str(path), str(tmp_path / f"{name}-inputs.npz"), str(tmp_path / f"{len(jobs)}.npy")])
-            expected.append(np.asarray(model(inputs, training=False)))
+            expected.append(call_every_way(model, noise, labels))
+            input_names.append(" ".join(VARIANTS[name].input_names))
+            assert [tensor.name for tensor in model.inputs] == list(VARIANTS[name].input_names)
+            assert model.inputs[0].shape[-1] == VARIANTS[name].latent_dim
             assert scale[0] <= expected[-1].min() and expected[-1].max() <= scale[1]
     worker = Path(__file__).with_name("keras_backend_worker.py")
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, str(worker), json.dumps(jobs)], capture_output=True, text=True,
                             env=environment, timeout=600)  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == backend
+    *names, used = result.stdout.strip().splitlines()[-len(jobs) - 1 :]
+    assert used == backend and names == input_names
     for (path, _, output), reference in zip(jobs, expected):
         np.testing.assert_allclose(np.load(output), reference, atol=1e-5, err_msg=path)
 

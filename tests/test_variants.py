@@ -6,7 +6,7 @@ import pytest
 
 from fashiongan.errors import FashionGANError
 from fashiongan.model.train import TrainConfig, build_gan
-from fashiongan.model.variants import DISCRIMINATORS, GENERATORS, make_discriminator, make_generator
+from fashiongan.model.variants import DISCRIMINATORS, GENERATORS, generator_feed, make_discriminator, make_generator
 from fashiongan.spec import VARIANTS, get_variant
 
 ALL_VARIANTS = sorted(VARIANTS)
@@ -22,12 +22,14 @@ def test_unknown_variant_names_the_choices():
         get_variant("wgan")
 
 
+def _noise(variant, count=4, seed=0):
+    return np.random.default_rng(seed).standard_normal((count, variant.latent_dim)).astype(np.float32)
+
+
 def _inputs(variant, count=4, seed=0):
-    """Generator inputs by name: noise, and for a conditional variant labels 0, 1, 2, ..."""
-    noise = np.random.default_rng(seed).standard_normal((count, variant.latent_dim)).astype(np.float32)
-    if variant.conditional:
-        return {"noise": noise, "label": np.arange(count, dtype=np.int32) % variant.num_classes}
-    return {"noise": noise}
+    """A generator's input: the noise, and for a conditional variant labels 0, 1, 2, ..."""
+    labels = np.arange(count, dtype=np.int32) % variant.num_classes if variant.conditional else None
+    return generator_feed(_noise(variant, count, seed), labels)
 
 
 @pytest.mark.parametrize("name", ALL_VARIANTS)
@@ -38,7 +40,7 @@ def test_generator_shape_and_output_range(name):
     assert images.shape == (4, *variant.image_shape)
     low, high = variant.output_range
     assert images.min() >= low and images.max() <= high and images.std() > 0
-    discriminator_inputs = {"images": images, **({"label": inputs["label"]} if variant.conditional else {})}
+    discriminator_inputs = {"images": images, **({"label": inputs[1]} if variant.conditional else {})}
     logits = np.asarray(make_discriminator(variant)(discriminator_inputs))
     assert logits.shape == (4, 1)
 
@@ -80,10 +82,10 @@ def test_one_train_step_is_finite_and_moves_both_networks(name):
 def test_conditional_generator_draws_different_images_per_label(name):
     variant = VARIANTS[name]
     generator = make_generator(variant)
-    noise = np.repeat(_inputs(variant, 1)["noise"], 10, axis=0)
-    images = np.asarray(generator({"noise": noise, "label": np.arange(10, dtype=np.int32)}, training=False))
+    noise = np.repeat(_noise(variant, 1), 10, axis=0)
+    images = np.asarray(generator([noise, np.arange(10, dtype=np.int32)], training=False))
     assert all(not np.allclose(images[0], image) for image in images[1:])
-    assert list(generator.input) == ["noise", "label"]
+    assert [tensor.name for tensor in generator.inputs] == ["noise", "label"]
 
 
 def test_sngan_discriminator_is_spectrally_normalised_after_a_step():
