@@ -377,6 +377,30 @@ def run_sample(args) -> int:
     return 0
 
 
+def add_info_parser(commands) -> None:
+    parser = commands.add_parser(
+        "info",
+        help="say what a generator is: variant, classes, inputs, artifacts, figures",
+        description="Describe a pretrained generator, an export folder, or a lone .onnx or .tflite file, "
+        "from its manifest or its own metadata (no TensorFlow, nothing run): variant, dataset, class "
+        "names, latent size, inputs and outputs, output range, each artifact's size, checksum status "
+        "and oldest runtime, and the shipped evaluation figures.",
+    )
+    parser.add_argument("model", help="a pretrained name, an export folder, or a .onnx or .tflite file")
+    parser.add_argument("--json", action="store_true", help="print the facts as one JSON object")
+    parser.set_defaults(handler=run_info)
+
+
+def run_info(args) -> int:
+    import json
+
+    from fashiongan.inference.info import describe, format_info
+
+    facts = describe(args.model)
+    print(json.dumps(facts, indent=2) if args.json else format_info(facts))
+    return 0
+
+
 def add_demo_parser(commands) -> None:
     parser = commands.add_parser(
         "demo",
@@ -487,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(commands)
     add_export_parser(commands)
     add_sample_parser(commands)
+    add_info_parser(commands)
     add_demo_parser(commands)
     add_quality_parsers(commands)
     commands.add_parser("variants", help="list the GAN variants").set_defaults(handler=run_variants)

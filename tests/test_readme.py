@@ -17,7 +17,7 @@ from fashiongan import cli
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
 SETUP_COMMANDS = {"sudo", "apt-get", "python3", ".", "pip", "ruff", ".ci/typecheck", "bash"}
-RUN_SUBCOMMANDS = {"sample", "variants"}  # quick and side-effect free: run them
+RUN_SUBCOMMANDS = {"sample", "variants", "info"}  # quick and side-effect free: run them
 LOOP = re.compile(r"for (\w+) in ([^;]+); do (.+); done")
 
 
