@@ -195,7 +195,7 @@ def ship_run(run: Path, folder: Path, dataset: str, n: int, grid: Path | None, r
     from fashiongan.export import exporter
     from fashiongan.inference.grid import save_grid
 
-    exporter.export(run, folder, formats=("onnx", "tflite"), tflite_quants=("dynamic",))
+    exporter.export(run, folder, formats=("onnx", "tflite"), tflite_quants=("dynamic",), onnx_weights="float16")
     size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
     if size > SHIP_LIMIT_BYTES:
         raise FashionGANError(f"{folder}: {size / 1e6:.1f} MB is over the {SHIP_LIMIT_BYTES / 1e6:.0f} MB limit")

@@ -65,6 +65,7 @@ class Target:
     folder: Path
     scratch: Path
     tflite_quants: tuple[str, ...]
+    onnx_weights: str = spec.ONNX_WEIGHTS[0]
 
     def path(self, artifact: str) -> Path:
         return self.folder / spec.ARTIFACT_FORMATS[artifact].path
@@ -394,6 +395,8 @@ def write_onnx(target: Target) -> tuple[str, ...]:
     for value in list(proto.graph.input) + list(proto.graph.output):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
     onnx_graph.for_every_consumer(proto)
+    if target.onnx_weights == "float16":
+        onnx_graph.float16_weights(proto.graph)
     describe_onnx(proto, target.variant, target.dataset)
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, target.path("onnx"))
@@ -509,12 +512,24 @@ def build_manifest(source: Source, folder: Path, artifacts: list[str]) -> dict:
 
 
 def _artifact_record(folder: Path, name: str) -> dict:
-    """Path, size and sha256; for a TFLite file also the oldest runtime that can run it."""
+    """Path, size and sha256; for a TFLite file also the oldest runtime that can run it, for an
+    ONNX file how its weights are stored."""
     relative = spec.ARTIFACT_FORMATS[name].path
     record = describe_artifact(folder, relative)
     if spec.ARTIFACT_FORMATS[name].writer == "tflite":
         record["min_runtime_version"] = tflite_min_runtime(folder / relative)
+    if spec.ARTIFACT_FORMATS[name].writer == "onnx":
+        record["weights"] = onnx_weight_dtype(folder / relative)
     return record
+
+
+def onnx_weight_dtype(path: Path) -> str:
+    """float16 where the file stores any weight as float16 (cast to float32 at load), else float32."""
+    import onnx
+
+    proto = onnx.load(path)
+    stored = {tensor.data_type for tensor in proto.graph.initializer}
+    return "float16" if onnx.TensorProto.FLOAT16 in stored else "float32"
 
 
 def export(
@@ -525,9 +540,14 @@ def export(
     variant: str | None = None,
     dataset: str | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    onnx_weights: str = spec.ONNX_WEIGHTS[0],
 ) -> Path:
     """Write every requested format and manifest.json into `out`, replacing it only on success;
-    `progress` is told each format as it is written, and how long it took."""
+    `progress` is told each format as it is written, and how long it took; `onnx_weights` is
+    how the ONNX file stores its weights (`fashiongan.spec.ONNX_WEIGHTS`)."""
+    if onnx_weights not in spec.ONNX_WEIGHTS:
+        raise ExportError(f"unknown ONNX weights {onnx_weights}; choose from {', '.join(spec.ONNX_WEIGHTS)}")
     for chosen, allowed, name in ((formats, WRITERS, "format"), (tflite_quants, spec.TFLITE_QUANTS, "TFLite quant")):
         unknown = [item for item in chosen if item not in allowed]
         if unknown:
@@ -548,6 +568,7 @@ def export(
             building / "export",
             building / "scratch",
             tflite_quants,
+            onnx_weights,
         )
         target.folder.mkdir()
         target.scratch.mkdir()

@@ -264,6 +264,13 @@ def add_export_parser(commands) -> None:
         + ", ".join(f"{a.quant} ({a.path})" for a in spec.artifacts_of("tflite"))
         + f" (default: {spec.TFLITE_QUANTS[0]})",
     )
+    parser.add_argument(
+        "--onnx-weights",
+        choices=spec.ONNX_WEIGHTS,
+        default=spec.ONNX_WEIGHTS[0],
+        help="how generator.onnx stores its weights: float16 halves the file and computes in float32 "
+        f"(within {spec.ONNX_FLOAT16_TOLERANCE:g} of Keras; default: {spec.ONNX_WEIGHTS[0]})",
+    )
     parser.add_argument("--variant", choices=tuple(spec.VARIANTS), help="variant of a bare .keras file")
     parser.add_argument("--dataset", choices=tuple(spec.DATASETS), help="dataset of a bare .keras file")
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
@@ -286,7 +293,14 @@ def run_export(args) -> int:
     from fashiongan.export.exporter import export
 
     out = export(
-        args.source, args.out, formats, quants, variant=args.variant, dataset=args.dataset, progress=progress(args)
+        args.source,
+        args.out,
+        formats,
+        quants,
+        variant=args.variant,
+        dataset=args.dataset,
+        progress=progress(args),
+        onnx_weights=args.onnx_weights,
     )
     print(f"exported {', '.join(formats)} to {out}/ (manifest: {out / spec.MANIFEST_FILE})")
     return 0

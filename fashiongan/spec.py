@@ -27,6 +27,10 @@ OUTPUT_RANGE = (0.0, 1.0)  # 0 black, 1 white, whatever the variant's own activa
 IMAGE_SHAPE = (28, 28, 1)
 MANIFEST_FILE = "manifest.json"  # beside the artifacts in every export folder
 ONNX_OPSET = 17  # every ONNX file the project writes (generators and classifiers)
+# How an ONNX generator stores its weights (`export --onnx-weights`); float16 halves the file and
+# is cast to float32 once at load, so every op still computes in float32.
+ONNX_WEIGHTS: tuple[str, ...] = ("float32", "float16")
+ONNX_FLOAT16_TOLERANCE = 2e-3  # the largest difference from Keras a float16-stored file may show
 TFLITE_BATCH = 1  # TFLite files take one image a call (UpSampling2D converts to builtins only so)
 TFLITE_CALIBRATION_ROWS = 256  # representative noise (labels spread evenly) for the int8 file
 TFLITE_INT8_TOLERANCE = 0.1  # the full-integer file against Keras: 0.034 measured on a trained csngan

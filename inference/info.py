@@ -63,12 +63,15 @@ def _artifact(folder: Path, name: str, record: dict) -> dict:
         runtime += f" (TFLite {record['min_runtime_version']} or newer)"
     elif artifact and artifact.runtime == "onnx":
         runtime += f" (opset {spec.ONNX_OPSET})"
-    return {
+    facts = {
         "path": record["path"],
         "bytes": record["bytes"],
         "checksum": "changed" if changed_files(folder, record) else "ok",
         "runtime": runtime,
     }
+    if "weights" in record:
+        facts["weights"] = record["weights"]
+    return facts
 
 
 def _figures(path: Path) -> dict:
@@ -141,7 +144,7 @@ def format_info(facts: dict) -> str:
             for name, record in value.items():
                 lines.append(
                     f"  {name}: {record['path']}, {record['bytes']:,} bytes, checksum {record['checksum']}, "
-                    f"{record['runtime']}"
+                    f"{record['runtime']}" + (f", {record['weights']} weights" if "weights" in record else "")
                 )
         elif key == "evaluation":
             lines.append("evaluation:")

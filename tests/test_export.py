@@ -494,3 +494,19 @@ def test_a_savedmodel_file_changed_in_place_fails_verification(exports, tmp_path
     assert variables.stat().st_size == size
     with pytest.raises(ManifestError, match="checksum does not match"):
         verify_artifact(copy, record)
+
+
+def test_onnx_weights_float16_halves_the_file_within_its_tolerance(exports, tmp_path):
+    """`--onnx-weights float16`: the manifest says so, the file is about half the float32 one,
+    and its images stay within spec.ONNX_FLOAT16_TOLERANCE of Keras."""
+    run_dir, export_dir = exports["cdcgan"]
+    out = exporter.export(run_dir, tmp_path / "half", ("onnx",), onnx_weights="float16")
+    half, full = read_manifest(out)["artifacts"]["onnx"], read_manifest(export_dir)["artifacts"]["onnx"]
+    assert half["weights"] == "float16" and full["weights"] == "float32"
+    assert half["bytes"] < 0.6 * full["bytes"]
+    noise, labels = parity_inputs("cdcgan")
+    images = backend_for(out, "onnx").run(noise, labels)
+    difference = np.abs(images - reference_images(run_dir, "cdcgan", noise, labels)).max()
+    assert difference <= spec.ONNX_FLOAT16_TOLERANCE
+    with pytest.raises(exporter.ExportError, match="unknown ONNX weights bfloat16; choose from float32, float16"):
+        exporter.export(run_dir, tmp_path / "bad", ("onnx",), onnx_weights="bfloat16")

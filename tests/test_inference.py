@@ -18,6 +18,7 @@ from fashiongan.inference.sampler import Sampler, SamplerError
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT32_ARTIFACTS = ("onnx", "tflite", "keras", "savedmodel", "h5")
+BASE_INSTALL_LIMIT_BYTES = 300e6  # site-packages of `pip install .`, pretrained generators included
 
 
 @pytest.mark.slow
@@ -279,6 +280,8 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
         timeout=900,
     )
     assert install.returncode == 0, install.stderr[-2000:]
+    installed = sum(file.stat().st_size for file in (environment / "lib").rglob("*") if file.is_file())
+    assert installed < BASE_INSTALL_LIMIT_BYTES, f"the base install takes {installed / 1e6:.0f} MB"
     no_tf = subprocess.run(
         [python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"], capture_output=True, text=True
     )

@@ -24,6 +24,7 @@ def test_a_pretrained_name_gives_its_contract_artifacts_and_figures():
     for record in facts["artifacts"].values():
         assert record["bytes"] == (MNIST / record["path"]).stat().st_size and record["checksum"] == "ok"
     assert "2.17.0" in facts["artifacts"]["tflite_dynamic"]["runtime"]
+    assert facts["artifacts"]["onnx"]["weights"] == "float16"
     assert set(facts["evaluation"]) == set(facts["artifacts"])
     assert all(0 < figures["frechet_distance"] < 100 for figures in facts["evaluation"].values())
 
