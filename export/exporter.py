@@ -162,13 +162,14 @@ def serving_model(source: Source):
     contract exactly, not only up to the rounding of tanh or sigmoid."""
     import keras
 
+    from fashiongan.model.variants import generator_feed
+
     low, high = source.variant.output_range
     generator = source.generator
     rescaled = keras.layers.Rescaling(1.0 / (high - low), -low / (high - low), name="rescaled")(generator.outputs[0])
     images = keras.layers.ReLU(max_value=1.0, name=OUTPUT_NAME)(rescaled)
     inputs = {tensor.name: tensor for tensor in generator.inputs}
-    ordered = [inputs[name] for name in source.variant.input_names]  # Keras' convention: [noise, label]
-    return keras.Model(ordered if len(ordered) > 1 else ordered[0], images, name="generator")
+    return keras.Model(generator_feed(*(inputs[name] for name in source.variant.input_names)), images, name="generator")
 
 
 def input_specs(variant: VariantSpec, batch: int | None = None):

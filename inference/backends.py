@@ -285,10 +285,10 @@ class KerasBackend(Backend):
 
     def _run(self, noise, labels):
         feeds = self._feeds(noise, labels)
-        if not isinstance(self.model.input, dict):  # a generator saved before inputs were named
-            ordered = [feeds[tensor.name] for tensor in self.model.inputs]
-            return self._call(ordered if len(ordered) > 1 else ordered[0])
-        return self._call(feeds)
+        if isinstance(self.model.input, dict):  # a generator written before inputs followed Keras' list
+            return self._call(feeds)
+        ordered = [feeds[tensor.name] for tensor in self.model.inputs]  # noise, or [noise, label]
+        return self._call(ordered if len(ordered) > 1 else ordered[0])
 
 
 class SavedModelBackend(Backend):
