@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
 import http.server
 import io
 import json
@@ -23,6 +24,9 @@ PAGE_DIR = Path(__file__).resolve().parent
 MODEL_PREFIX = "/model/"  # /model/<name>/<file>: a file of the export folder served as <name>
 NOT_SERVED = "__not_served__"  # a name that never exists: the answer to a refused path
 SPEC_PATH = "/spec.json"  # what the page reads of fashiongan.spec
+# A page file stored compressed as NAME.gz (LiteRT.js's WebAssembly) is served as NAME: as stored,
+# with Content-Encoding gzip, to a client that accepts gzip, and decompressed to any other.
+PRECOMPRESSED_SUFFIX = ".gz"
 IDLE_TIMEOUT_S = 30  # a connection whose client sends or reads nothing for this long is closed
 # The page feeds float32 noise and reads float32 images: every TFLite file but the full-integer one.
 TFLITE_ARTIFACTS = tuple(artifact.name for artifact in spec.artifacts_of("tflite") if not artifact.integer_io)
@@ -33,6 +37,17 @@ TYPES = {
     ".tflite": "application/octet-stream",
     ".html": "text/html; charset=utf-8",
 }
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an Accept-Encoding header allows gzip (`gzip` or `*`, with a q-value above 0)."""
+    for entry in (accept_encoding or "").lower().split(","):
+        coding, *parameters = (part.strip() for part in entry.split(";"))
+        quality = next((parameter[2:] for parameter in parameters if parameter.startswith("q=")), "1")
+        with contextlib.suppress(ValueError):
+            if coding in ("gzip", "*") and float(quality) > 0:
+                return True
+    return False
 
 
 def page_spec(names: list[str]) -> bytes:
@@ -116,11 +131,23 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
     def send_head(self):
         """Status and headers, and the body for GET to copy; shared by GET and HEAD."""
-        if urllib.parse.urlsplit(self.path).path != SPEC_PATH:
-            return super().send_head()
-        body = page_spec(list(self.export_dirs))
+        if urllib.parse.urlsplit(self.path).path == SPEC_PATH:
+            return self._send_body(page_spec(list(self.export_dirs)), TYPES[".json"])
+        path = Path(self.translate_path(self.path))
+        packed = path.with_name(path.name + PRECOMPRESSED_SUFFIX)
+        if path.is_relative_to(PAGE_DIR) and not path.exists() and packed.is_file():
+            stored = packed.read_bytes()
+            if accepts_gzip(self.headers.get("Accept-Encoding")):
+                return self._send_body(stored, self.guess_type(str(path)), encoding="gzip")
+            return self._send_body(gzip.decompress(stored), self.guess_type(str(path)))
+        return super().send_head()
+
+    def _send_body(self, body: bytes, content_type: str, encoding: str | None = None) -> io.BytesIO:
         self.send_response(200)
-        self.send_header("Content-Type", TYPES[".json"])
+        self.send_header("Content-Type", content_type)
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         return io.BytesIO(body)

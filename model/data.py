@@ -7,9 +7,11 @@ only when asked to and online, a download through Keras.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import io
+import lzma
 import math
 import os
 import pickle
@@ -21,6 +23,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -55,14 +58,40 @@ class Split:
 # --- IDX files -----------------------------------------------------------------------------
 
 
+MAX_IDX_BYTES = 2 << 30  # an IDX file larger than this (once decompressed) is refused, not read
+GZIP_MAGIC, XZ_MAGIC = b"\x1f\x8b", b"\xfd7zXZ\x00"
+IDX_SUFFIXES = (".gz", ".xz", "")  # the names an IDX file may have beside its stem, in the order looked for
+
+
+def _decompressed(file: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+    """A stream of the file's bytes, decompressed if it is gzip or xz (told apart by content)."""
+    magic = file.read(len(XZ_MAGIC))
+    file.seek(0)
+    if magic.startswith(GZIP_MAGIC):
+        return gzip.GzipFile(fileobj=file)
+    if magic == XZ_MAGIC:
+        return lzma.LZMAFile(file)
+    return contextlib.nullcontext(file)
+
+
+def _idx_payload(path: Path) -> bytearray:
+    """An IDX file's bytes, read in chunks, so a file that would decompress past MAX_IDX_BYTES
+    is refused before it fills memory."""
+    payload = bytearray()
+    with path.open("rb") as file, _decompressed(file) as stream:
+        while chunk := stream.read(1 << 24):
+            payload += chunk
+            if len(payload) > MAX_IDX_BYTES:
+                raise DataError(f"{path}: larger than {MAX_IDX_BYTES:,} bytes once decompressed: not read")
+    return payload
+
+
 def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (gzip or raw, told apart by content), checking its header and length."""
+    """Read an IDX file (raw, gzip or xz), checking its header and length."""
     path = Path(path)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as error:
+        raw = _idx_payload(path)
+    except (OSError, EOFError, zlib.error, lzma.LZMAError) as error:
         raise DataError(f"{path}: cannot read or decompress ({error})") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
         raise DataError(f"{path}: not an IDX file (bad magic number)")
@@ -96,7 +125,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool = False
 
 
 def _find_idx(directory: Path, stem: str) -> Path | None:
-    for candidate in (directory / f"{stem}.gz", directory / stem):
+    for candidate in (directory / f"{stem}{suffix}" for suffix in IDX_SUFFIXES):
         if candidate.is_file():
             return candidate
     return None
@@ -107,7 +136,7 @@ def read_idx_split(directory: Path, split: str) -> Split:
     paths = {kind: _find_idx(directory, FILE_STEMS[(split, kind)]) for kind in ("images", "labels")}
     missing = [FILE_STEMS[(split, kind)] for kind, path in paths.items() if path is None]
     if missing:
-        raise DataError(f"{directory}: missing {', '.join(missing)}[.gz]")
+        raise DataError(f"{directory}: missing {', '.join(missing)}[.gz|.xz]")
     images, labels = read_idx(paths["images"]), read_idx(paths["labels"])
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise DataError(f"{paths['images']}: expected N×28×28 images, got {images.shape}")
@@ -152,7 +181,7 @@ def _load_from_explicit_dir(info: DatasetSpec, root: Path, split: str) -> Split:
         if _has_idx(directory):
             return read_idx_split(directory, split)
     raise DataError(
-        f"--data-dir {root}: no {info.name} IDX files ({', '.join(FILE_STEMS.values())}, optionally .gz) "
+        f"--data-dir {root}: no {info.name} IDX files ({', '.join(FILE_STEMS.values())}, optionally .gz or .xz) "
         f"in it or in {info.name}/ or {info.folder}/ below it"
     )
 
@@ -160,7 +189,7 @@ def _load_from_explicit_dir(info: DatasetSpec, root: Path, split: str) -> Split:
 def _missing_data_message(info: DatasetSpec, searched: list[Path]) -> str:
     return (
         f"no {info.name} data found; {info.how_to_get}, or put the four IDX files "
-        f"({', '.join(FILE_STEMS.values())}, optionally .gz) in a directory and pass --data-dir DIR "
+        f"({', '.join(FILE_STEMS.values())}, optionally .gz or .xz) in a directory and pass --data-dir DIR "
         f"or set {DATA_DIR_ENV}=DIR. Searched: {', '.join(str(path) for path in searched)}"
     )
 

