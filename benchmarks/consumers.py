@@ -1,12 +1,12 @@
 """Open exports with every consumer the project knows of and print one table: consumer x variant
 x artifact, each cell the largest difference from the Keras generator or the consumer's error.
 
-    bash tests/older_stack.sh   # TensorFlow 2.15 and OpenCV 4 in .venv-older/
+    bash tests/workers/older_stack.sh   # TensorFlow 2.15 and OpenCV 4 in .venv-older/
     python benchmarks/consumers.py EXPORT_DIR [EXPORT_DIR ...] [--n 8]
 
 Consumers: onnxruntime, OpenCV (this venv's), the ONNX reference evaluator, LiteRT, TensorFlow and
 tf_keras (this venv's), onnx2torch where installed, and TensorFlow 2.15 / OpenCV 4 through
-tests/older_stack_worker.py in .venv-older/ where it is built.
+tests/workers/older_stack_worker.py in .venv-older/ where it is built.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "workers"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import export_folder, image_count, manifest_with, opens, run_script, script_parser
 from older_stack_worker import CONSUMER_OF, older_stack_ready, open_in_older_stack, run_opencv

@@ -177,13 +177,13 @@ class LazyExports:
 
 
 def train_on_jax(config) -> Path:
-    """train(config) on Keras' JAX backend, in tests/jax_worker.py (no TensorFlow there)."""
+    """train(config) on Keras' JAX backend, in tests/workers/jax_worker.py (no TensorFlow there)."""
     import dataclasses
     import json
     import subprocess
     import sys
 
-    worker = Path(__file__).with_name("jax_worker.py")
+    worker = Path(__file__).parent / "workers" / "jax_worker.py"
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     done = subprocess.run([sys.executable, str(worker), "train", json.dumps(dataclasses.asdict(config))],
                           capture_output=True, text=True, timeout=600, env=environment)  # fmt: skip

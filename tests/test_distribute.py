@@ -15,7 +15,7 @@ from conftest import free_ports
 from fashiongan.model.runtime import resolve_runtime
 from fashiongan.model.train import TrainConfig, large_batch_lr_scale
 
-WORKER = Path(__file__).with_name("distributed_worker.py")
+WORKER = Path(__file__).parent / "workers" / "distributed_worker.py"
 ROOT = WORKER.parents[1]
 
 

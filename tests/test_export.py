@@ -268,7 +268,7 @@ def test_savedmodel_signature_and_keras_safe_mode(exports):
 def test_exported_keras_generator_takes_keras_call_forms_without_warnings(exports, name):
     """Keras' convention for one- and two-input generators: the bare noise, or [noise, label]
     (a tuple and the dict of the contract's names too), in that order, without warnings."""
-    from keras_backend_worker import call_every_way
+    from workers.keras_backend_worker import call_every_way
 
     run_dir, export_dir = exports[name]
     noise, labels = parity_inputs(name, 3)
@@ -356,7 +356,7 @@ def test_every_keras_generator_gives_the_same_images_on_other_keras_backends(exp
     import sys
     from pathlib import Path
 
-    from keras_backend_worker import call_every_way
+    from workers.keras_backend_worker import call_every_way
 
     jobs, expected, input_names = [], [], []
     for name in sorted(VARIANTS):
@@ -373,7 +373,7 @@ def test_every_keras_generator_gives_the_same_images_on_other_keras_backends(exp
             assert [tensor.name for tensor in model.inputs] == list(VARIANTS[name].input_names)
             assert model.inputs[0].shape[-1] == VARIANTS[name].latent_dim
             assert scale[0] <= expected[-1].min() and expected[-1].max() <= scale[1]
-    worker = Path(__file__).with_name("keras_backend_worker.py")
+    worker = Path(__file__).parent / "workers" / "keras_backend_worker.py"
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run([sys.executable, str(worker), json.dumps(jobs)], capture_output=True, text=True,
                             env=environment, timeout=600)  # fmt: skip

@@ -18,7 +18,7 @@ from conftest import free_ports
 from fashiongan.spec import VARIANTS
 
 pytestmark = pytest.mark.cpu_only
-WORKER = Path(__file__).with_name("jax_worker.py")
+WORKER = Path(__file__).parent / "workers" / "jax_worker.py"
 TWO_CPU_DEVICES = {"XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
 
 

@@ -1,7 +1,7 @@
 """Every variant's export, opened with an older stack than the project's own: TensorFlow 2.15
 (`tf.keras` for the `.h5`, the SavedModel loader, the TFLite interpreter) and OpenCV 4's DNN
-module for the ONNX file. They run in their own venv (`bash tests/older_stack.sh` builds
-.venv-older/; CI does), through tests/older_stack_worker.py, which imports nothing of ours there.
+module for the ONNX file. They run in their own venv (`bash tests/workers/older_stack.sh` builds
+.venv-older/; CI does), through tests/workers/older_stack_worker.py, which imports nothing of ours there.
 
 A TFLite file whose manifest names a minimum runtime newer than TensorFlow 2.15 must be refused
 there for an op version; every other file must give Keras' images."""
@@ -12,8 +12,8 @@ import os
 
 import numpy as np
 import pytest
-from older_stack_worker import CONSUMER_OF, older_stack_ready, open_in_older_stack
 from test_export import backend_for, parity_inputs
+from workers.older_stack_worker import CONSUMER_OF, older_stack_ready, open_in_older_stack
 
 from fashiongan import spec
 from fashiongan.inference.manifest import read_manifest
@@ -28,7 +28,7 @@ def _version(text: str) -> tuple[int, ...]:
 @pytest.mark.parametrize("name", sorted(spec.VARIANTS))
 def test_the_older_stack_opens_every_artifact(exports, name, tmp_path):
     if not older_stack_ready():
-        message = "the older stack is not installed: run `bash tests/older_stack.sh`"
+        message = "the older stack is not installed: run `bash tests/workers/older_stack.sh`"
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

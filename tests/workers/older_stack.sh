@@ -3,11 +3,11 @@
 # TensorFlow 2.15 (its built-in Keras 2, tf.lite and SavedModel loader) and OpenCV 4's DNN module,
 # in their own venv, .venv-older/, beside the project's. About 1.4 GB; a second run does nothing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 # TensorFlow 2.15 has wheels for Python 3.9 to 3.11 only.
 PYTHON=$(command -v python3.11 || command -v python3)
 if ! "$PYTHON" -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11))'; then
-    echo "tests/older_stack.sh: TensorFlow 2.15 needs Python 3.9 to 3.11; $PYTHON is $("$PYTHON" -V)" >&2
+    echo "tests/workers/older_stack.sh: TensorFlow 2.15 needs Python 3.9 to 3.11; $PYTHON is $("$PYTHON" -V)" >&2
     exit 2
 fi
 if [ ! -e .venv-older/complete ]; then

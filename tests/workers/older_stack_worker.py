@@ -1,5 +1,5 @@
 """Opens exported files with an older stack than the project's own, in a side interpreter
-(`tests/older_stack.sh` builds it in .venv-older/: TensorFlow 2.15 with its built-in Keras 2,
+(`tests/workers/older_stack.sh` builds it in .venv-older/: TensorFlow 2.15 with its built-in Keras 2,
 OpenCV 4). Run there, it imports nothing of fashiongan: it is what a user holding only the files
 would run. Imported on the project's side, `open_in_older_stack` runs it (the consumer tests and
 benchmarks/consumers.py).
@@ -78,7 +78,7 @@ def as_input(values: np.ndarray, detail: dict) -> np.ndarray:
     return values.astype(detail["dtype"])
 
 
-OLDER_PYTHON = Path(__file__).resolve().parents[1] / ".venv-older" / "bin" / "python"
+OLDER_PYTHON = Path(__file__).resolve().parents[2] / ".venv-older" / "bin" / "python"
 CONSUMER_OF = {"onnx": "opencv", "h5": "tf_keras_h5", "savedmodel": "savedmodel", "tflite": "tflite"}  # by runtime
 CONSUMERS = {
     "opencv": run_opencv,

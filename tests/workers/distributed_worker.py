@@ -1,16 +1,13 @@
 """Run by tests/test_distribute.py in a fresh process: TensorFlow's devices can only be set up
 before it starts, and each MultiWorkerMirroredStrategy worker is its own process.
 
-    python tests/distributed_worker.py CONFIG_JSON [--logical-cpus N] [--resume]
+    python tests/workers/distributed_worker.py CONFIG_JSON [--logical-cpus N] [--resume]
 """
 
 import argparse
 import json
 import os
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

@@ -1,12 +1,12 @@
 """Keras on JAX in a process of its own, with TensorFlow made unimportable (as in a
 `pip install 'fashiongan[jax]'` environment without it).
 
-    python tests/jax_worker.py cli ARGS...      run `fashiongan ARGS...`
-    python tests/jax_worker.py steps DATA_DIR VARIANT...
+    python tests/workers/jax_worker.py cli ARGS...      run `fashiongan ARGS...`
+    python tests/workers/jax_worker.py steps DATA_DIR VARIANT...
                                                  one JAX train step per variant on DATA_DIR
-    python tests/jax_worker.py draws DATA_DIR     the random draws of two JAX steps in one device call
-    python tests/jax_worker.py runtime            the runtime `train` would pick here
-    python tests/jax_worker.py train CONFIG_JSON [POISON_EPOCH]
+    python tests/workers/jax_worker.py draws DATA_DIR     the random draws of two JAX steps in one device call
+    python tests/workers/jax_worker.py runtime            the runtime `train` would pick here
+    python tests/workers/jax_worker.py train CONFIG_JSON [POISON_EPOCH]
                                                  train(TrainConfig(**config)), resuming if
                                                  the run exists; POISON_EPOCH sets the
                                                  discriminator's weights to NaN when it begins

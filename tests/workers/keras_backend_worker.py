@@ -1,5 +1,5 @@
 """Run generators on the Keras backend named by KERAS_BACKEND (jax, torch), in a process of its
-own: python tests/keras_backend_worker.py JOBS_JSON, where each job is [model.keras,
+own: python tests/workers/keras_backend_worker.py JOBS_JSON, where each job is [model.keras,
 inputs.npz, outputs.npy]. Each generator is called every way Keras users call it (see
 `call_every_way`); prints each model's input names, then the backend's name."""
 
