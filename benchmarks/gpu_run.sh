@@ -58,16 +58,13 @@ smoke=${GPU_RUN_SMOKE:-0}
 started=$SECONDS
 log() { echo "[gpu_run $((SECONDS - started))s] $*" | tee -a "$figures"; }
 
-# fashiongan without installing it: the package laid out with symlinks, the missing wheels unpacked
+# fashiongan without installing it: the checkout's package is complete in place (fashiongan/
+# links to the top-level folders); the wheels that machine lacks are unpacked beside it
 site=$(mktemp -d)
-mkdir "$site/fashiongan"
-ln -s "$root"/fashiongan/*.py "$site/fashiongan/"
-for folder in model evaluation export inference demo pretrained; do ln -s "$root/$folder" "$site/fashiongan/$folder"; done
 if ! "$python" -c "import importlib.util, sys; sys.exit(not all(map(importlib.util.find_spec, ('keras', 'namex', 'optree'))))"; then
     "$python" -m pip install -q --no-index --no-deps --no-compile --target "$site" "$bundle"/wheels/*.whl || exit 2
 fi
-export PYTHONPATH=$site:$root/tests${PYTHONPATH:+:$PYTHONPATH}
-cd "$site"  # not the checkout: its fashiongan/ folder would shadow the laid-out package
+export PYTHONPATH=$root:$site:$root/tests${PYTHONPATH:+:$PYTHONPATH}
 export KERAS_BACKEND=jax FASHIONGAN_DATA_DIR=$bundle/data PYTHONUNBUFFERED=1
 data=(--data-dir "$bundle/data")
 

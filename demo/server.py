@@ -61,7 +61,7 @@ def served_folders(exports: list[str | os.PathLike] | None = None) -> dict[str, 
     name, or else every pretrained generator (the default dataset's first)."""
     if not exports:
         names = sorted(pretrained.generator_names(), key=lambda name: name != spec.DEFAULT_DATASET)
-        exports = names or [spec.DEFAULT_DATASET]
+        exports = list(names or [spec.DEFAULT_DATASET])
     folders: dict[str, Path] = {}
     for export in exports:
         folder = pretrained.resolve(export)
@@ -96,8 +96,11 @@ class DemoHandler(http.server.SimpleHTTPRequestHandler):
 
     def __init__(self, *args, export_dirs: dict[str, Path], **kwargs):
         self.export_dirs = export_dirs
-        self.timeout = IDLE_TIMEOUT_S  # the socket's timeout, read per connection
         super().__init__(*args, directory=str(PAGE_DIR), **kwargs)
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(IDLE_TIMEOUT_S)  # read per connection
 
     def handle(self) -> None:
         """A client that goes away (a reset, a closed socket) ends its connection silently."""

@@ -7,6 +7,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def evaluate(
     images, labels = draw_samples(sampler, n, seed)
     report("evaluate: classifier features of the samples, then k-NN precision and recall")
     features, probabilities = net(images)
-    result = {
+    result: dict[str, Any] = {
         "model": str(model),
         "format": sampler.format,
         "dataset": dataset,

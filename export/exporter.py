@@ -23,6 +23,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import fashiongan
 from fashiongan import spec
@@ -48,7 +49,7 @@ class ExportError(FashionGANError):
 class Source:
     """A generator to export, with what is known of the run it came from."""
 
-    generator: object  # keras.Model
+    generator: Any  # keras.Model
     variant: VariantSpec
     dataset: DatasetSpec
     training: dict
@@ -59,7 +60,7 @@ class Target:
     """What every writer gets: the serving model, its variant, the folder being built, a scratch
     folder, and the TFLite quantisations asked for."""
 
-    model: object  # keras.Model: the generator mapped to [0, 1], named inputs
+    model: Any  # keras.Model: the generator mapped to [0, 1], named inputs
     variant: VariantSpec
     dataset: DatasetSpec
     folder: Path
@@ -132,7 +133,7 @@ def _load_keras(path: Path):
 
 def _check_generator(model, variant: VariantSpec, path: Path) -> None:
     inputs = {tensor.name: tuple(tensor.shape) for tensor in model.inputs}
-    expected_inputs = {NOISE_INPUT: (None, variant.latent_dim)}
+    expected_inputs: dict[str, tuple[int | None, ...]] = {NOISE_INPUT: (None, variant.latent_dim)}
     if variant.conditional:
         expected_inputs[LABEL_INPUT] = (None,)
     output = tuple(model.outputs[0].shape) if len(model.outputs) == 1 else None
@@ -185,16 +186,13 @@ def serving_function(model, variant: VariantSpec, batch: int | None = None):
     """A tf.function with an explicit signature that runs `model` in inference mode."""
     import tensorflow as tf
 
-    if variant.conditional:
+    def serve_conditional(noise, label):
+        return {OUTPUT_NAME: model([noise, label], training=False)}
 
-        def serve(noise, label):
-            return {OUTPUT_NAME: model([noise, label], training=False)}
-    else:
+    def serve(noise):
+        return {OUTPUT_NAME: model(noise, training=False)}
 
-        def serve(noise):
-            return {OUTPUT_NAME: model(noise, training=False)}
-
-    return tf.function(serve, input_signature=input_specs(variant, batch))
+    return tf.function(serve_conditional if variant.conditional else serve, input_signature=input_specs(variant, batch))
 
 
 # --- the writers: each writes its artifacts into target.folder and returns their names ------------
@@ -573,7 +571,7 @@ def export(
         )
         target.folder.mkdir()
         target.scratch.mkdir()
-        written = []
+        written: list[str] = []
         for writer, run in WRITERS.items():
             if writer in formats:
                 started = time.monotonic()

@@ -231,7 +231,7 @@ def run_data(args) -> int:
     from fashiongan.model import data
 
     if args.dataset == "mnist":
-        target = data.fetch_mnist(args.data_dir)
+        target: Path | str = data.fetch_mnist(args.data_dir)
     else:
         split = data.load_dataset(args.dataset, "train", args.data_dir, download=True)
         target = f"{len(split.images)} training images found"

@@ -8,11 +8,16 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
 
 from fashiongan.inference.grid import animation_frame, save_animation, save_grid, to_uint8
+
+if TYPE_CHECKING:
+    from PIL import Image
+
 from fashiongan.model.train import check_finite_weights, sampling_generator, save_checkpoint, trained_steps
 
 ANIMATION_FILE = "progress.gif"  # in the samples folder: the per-epoch grids as one animated image
@@ -36,9 +41,9 @@ class SampleGrid(keras.callbacks.Callback):
         super().__init__()
         self.variant_name, self.inputs, self.output_range = variant_name, inputs, output_range
         self.directory, self.nrow = directory, nrow
-        self.generator = None
+        self.generator: Any = None
         self.last_path: Path | None = None
-        self.frames: dict[Path, object] | None = None  # by grid path; a resumed run reads the earlier ones once
+        self.frames: dict[Path, Image.Image] | None = None  # by grid path; a resumed run reads the earlier ones once
 
     def on_epoch_end(self, epoch, logs=None):
         if not _finite(logs):
@@ -146,14 +151,15 @@ class StopAtDeadline(keras.callbacks.Callback):
 
     def __init__(self, seconds: float):
         super().__init__()
-        self.seconds, self.deadline, self.reached = seconds, None, False
+        self.seconds, self.reached = seconds, False
+        self.deadline: float | None = None
 
     def on_train_begin(self, logs=None):
         if self.deadline is None:  # a resumed run's two fit calls share one budget
             self.deadline = time.monotonic() + self.seconds
 
     def on_train_batch_end(self, batch, logs=None):
-        if time.monotonic() >= self.deadline:
+        if self.deadline is not None and time.monotonic() >= self.deadline:
             self.model.stop_training = self.reached = True
 
 

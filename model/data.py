@@ -63,7 +63,7 @@ GZIP_MAGIC, XZ_MAGIC = b"\x1f\x8b", b"\xfd7zXZ\x00"
 IDX_SUFFIXES = (".gz", ".xz", "")  # the names an IDX file may have beside its stem, in the order looked for
 
 
-def _decompressed(file: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO]:
+def _decompressed(file: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO | gzip.GzipFile | lzma.LZMAFile]:
     """A stream of the file's bytes, decompressed if it is gzip or xz (told apart by content)."""
     magic = file.read(len(XZ_MAGIC))
     file.seek(0)
@@ -134,10 +134,11 @@ def _find_idx(directory: Path, stem: str) -> Path | None:
 def read_idx_split(directory: Path, split: str) -> Split:
     """Read one split's images and labels from a directory of IDX files and check they agree."""
     paths = {kind: _find_idx(directory, FILE_STEMS[(split, kind)]) for kind in ("images", "labels")}
-    missing = [FILE_STEMS[(split, kind)] for kind, path in paths.items() if path is None]
+    found = {kind: path for kind, path in paths.items() if path is not None}
+    missing = [FILE_STEMS[(split, kind)] for kind in paths if kind not in found]
     if missing:
         raise DataError(f"{directory}: missing {', '.join(missing)}[.gz|.xz]")
-    images, labels = read_idx(paths["images"]), read_idx(paths["labels"])
+    images, labels = read_idx(found["images"]), read_idx(found["labels"])
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise DataError(f"{paths['images']}: expected N×28×28 images, got {images.shape}")
     if labels.ndim != 1:

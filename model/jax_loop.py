@@ -101,7 +101,10 @@ class Placement:
 
     def __init__(self, distribution):
         import jax
-        from jax.sharding import NamedSharding, PartitionSpec, SingleDeviceSharding
+        from jax.sharding import NamedSharding, PartitionSpec, Sharding, SingleDeviceSharding
+
+        self.batches: Sharding
+        self.replicated: Sharding
 
         if distribution is None:
             self.batches = self.replicated = SingleDeviceSharding(jax.devices()[0])
@@ -175,7 +178,8 @@ def fit(
                 gan.stop_training = True
                 break
             count = chunk_size(step, remaining, chunk)
-            state, sums = run_steps(state, sums, batches, *np.int32([position, step]), images, labels, count=count)
+            at = np.int32(position), np.int32(step)
+            state, sums = run_steps(state, sums, batches, *at, images, labels, count=count)
             write_state(gan, state)
             position, step = position + count, step + count
             logs = {name: float(value) / (position - skip) for name, value in jax.device_get(sums).items()}

@@ -82,7 +82,7 @@ def tf_config_task() -> tuple[str, int]:
             for addresses in cluster.values()
         )
     )
-    if not jobs_ok:
+    if not jobs_ok or not isinstance(cluster, dict):
         raise FashionGANError('TF_CONFIG needs a "cluster" of job names, each a list of "host:port" addresses')
     task = config.get("task", {})
     kind, index = (task.get("type", "worker"), task.get("index", 0)) if isinstance(task, dict) else (None, None)
@@ -93,7 +93,7 @@ def tf_config_task() -> tuple[str, int]:
         or not 0 <= index < len(cluster[kind])
     ):
         raise FashionGANError(f"TF_CONFIG's \"task\" {task!r} is not one of its cluster's tasks")
-    return kind, index
+    return str(kind), index
 
 
 def jax_cluster() -> tuple[int, int]:

@@ -127,9 +127,9 @@ class TrainConfig:
             )
         if not isinstance(config.seed, int) or not 0 <= config.seed < 2**32:
             raise FashionGANError(f"seed must be an integer in [0, 2**32), got {config.seed!r}")
-        if not 0 <= config.beta_1 < 1:
+        if config.beta_1 is None or not 0 <= config.beta_1 < 1:
             raise FashionGANError(f"beta_1 must be in [0, 1), got {config.beta_1}")
-        if not 0 <= config.ema_momentum < 1:
+        if config.ema_momentum is None or not 0 <= config.ema_momentum < 1:
             raise FashionGANError(
                 f"ema_momentum must be in [0, 1) (0 turns the average off), got {config.ema_momentum}"
             )
@@ -380,7 +380,7 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
             g_optimizer = (WarmupEMAAdam if config.ema_warmup else keras.optimizers.Adam)(
                 config.g_learning_rate,
                 beta_1=config.beta_1,
-                use_ema=config.ema_momentum > 0,
+                use_ema=bool(config.ema_momentum),
                 ema_momentum=config.ema_momentum or 0.99,
             )
             if policy == "mixed_float16":
@@ -482,6 +482,7 @@ def train(
         run_dir = run_dir / f".worker-{runtime.worker_index}"
     _check_run_dir(run_dir, config, resume)
     split = data.load_dataset(config.dataset, "train", config.data_dir)
+    assert config.batch_size is not None  # resolved() sets every field
     batches_per_epoch = len(split.images) // config.batch_size
     if batches_per_epoch == 0:
         raise FashionGANError(f"batch size {config.batch_size} is larger than the {len(split.images)} training images")

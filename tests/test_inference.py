@@ -5,12 +5,10 @@ import os
 import shutil
 import subprocess
 import sys
-import venv
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import copy_checkout
 
 from fashiongan import inference, pretrained, spec
 from fashiongan.inference.backends import Backend
@@ -19,7 +17,6 @@ from fashiongan.inference.sampler import Sampler, SamplerError
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOAT32_ARTIFACTS = ("onnx", "tflite", "keras", "savedmodel", "h5")
-BASE_INSTALL_LIMIT_BYTES = 300e6  # site-packages of `pip install .`, pretrained generators included
 
 
 @pytest.mark.slow
@@ -262,119 +259,6 @@ def test_sample_cli_writes_grid_and_npy_and_refuses_bad_input(exports, tmp_path)
     missing = _sample_cli(str(tmp_path / "nothing"), "--out", str(tmp_path / "x.png"))
     assert missing.returncode == 2 and "no such export folder" in missing.stderr
     assert not (tmp_path / "x.png").exists()
-
-
-@pytest.mark.slow
-def test_base_install_samples_onnx_and_tflite_without_tensorflow(exports, tiny_data_dir, tmp_path):
-    """A fresh virtual environment with only the base package: no TensorFlow anywhere. It samples
-    test exports and the packaged generator."""
-    from PIL import Image
-
-    _, export_dir = exports["dcgan"]
-    environment = tmp_path / "base-venv"
-    venv.create(environment, with_pip=True)
-    python = str(environment / "bin" / "python")
-    install = subprocess.run(
-        [python, "-m", "pip", "install", "-q", "--disable-pip-version-check", str(copy_checkout(tmp_path / "source"))],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert install.returncode == 0, install.stderr[-2000:]
-    installed = sum(file.stat().st_size for file in (environment / "lib").rglob("*") if file.is_file())
-    assert installed < BASE_INSTALL_LIMIT_BYTES, f"the base install takes {installed / 1e6:.0f} MB"
-    no_tf = subprocess.run(
-        [python, "-c", "import importlib.util as u; print(u.find_spec('tensorflow'))"], capture_output=True, text=True
-    )
-    assert no_tf.stdout.strip() == "None"
-    fashiongan = str(environment / "bin" / "fashiongan")
-    for artifact in ("onnx", "tflite"):
-        npy = tmp_path / f"{artifact}.npy"
-        result = subprocess.run(
-            [
-                fashiongan,
-                "sample",
-                str(export_dir),
-                "--format",
-                artifact,
-                "--n",
-                "4",
-                "--seed",
-                "2",
-                "--out",
-                str(tmp_path / f"{artifact}.png"),
-                "--npy",
-                str(npy),
-            ],
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=300,
-        )
-        assert result.returncode == 0, result.stderr
-        expected = inference.load(export_dir, "keras").sample(4, seed=2)
-        assert np.abs(np.load(npy).astype(int) - expected.astype(int)).max() <= 1
-    # the pretrained generator by name, from a folder that holds no such path (package data)
-    grid = tmp_path / "pretrained.png"
-    shipped = subprocess.run(
-        [fashiongan, "sample", "fashion_mnist", "--n", "64", "--out", str(grid)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert shipped.returncode == 0, shipped.stderr
-    assert "(onnx)" in shipped.stdout and Image.open(grid).size == ((8 * 30 + 2) * 2, (8 * 30 + 2) * 2)
-    assert str(environment.resolve()) in shipped.stdout  # read from the installed package, not this checkout
-    demo = subprocess.Popen(
-        [fashiongan, "demo", "--port", "0"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        url = demo.stdout.readline().split(" at ", 1)[1].split()[0]
-        import urllib.request
-
-        manifest = json.loads(urllib.request.urlopen(f"{url}model/fashion_mnist/manifest.json", timeout=30).read())
-        assert manifest["dataset"] == "fashion_mnist"
-        wasm = urllib.request.urlopen(f"{url}vendor/litertjs-core/wasm/litert_wasm_compat_internal.wasm", timeout=30)
-        assert wasm.headers["Content-Type"] == "application/wasm" and wasm.read(4) == b"\0asm"
-        assert b"app.js" in urllib.request.urlopen(url, timeout=30).read()
-    finally:
-        demo.terminate()
-        demo.wait(timeout=10)
-    # commands that need the [train] extra say so in one line; `variants` needs nothing more
-    listed = subprocess.run([fashiongan, "variants"], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert listed.returncode == 0 and len(listed.stdout.splitlines()) == 6
-    expected = {
-        "train": "fashiongan train needs TensorFlow or JAX, which this install lacks: "
-        "pip install 'fashiongan[train]' or 'fashiongan[jax]'",
-        "export": "fashiongan export needs tensorflow, which this install lacks: pip install 'fashiongan[train]'",
-    }
-    for command in (["train", "--out", "run"], ["export", str(export_dir), "--out", "again"]):
-        needs = subprocess.run([fashiongan, *command], capture_output=True, text=True, cwd=tmp_path, timeout=120)
-        lines = needs.stderr.strip().splitlines()
-        assert needs.returncode == 2 and lines == [f"fashiongan: error: {expected[command[0]]}"]
-    assert not (tmp_path / "run").exists() and not (tmp_path / "again").exists()
-    # the classifiers ship too, with ONNX twins: evaluation needs no TensorFlow either
-    evaluate = subprocess.run(
-        [fashiongan, "evaluate", "fashion_mnist", "--n", "8", "--data-dir", str(tiny_data_dir)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=300,
-    )  # fmt: skip
-    assert evaluate.returncode == 0, evaluate.stderr[-2000:]
-    assert "Fréchet distance" in evaluate.stdout and "real floor" in evaluate.stdout
-    check = subprocess.run(
-        [
-            python,
-            "-c",
-            "import sys; from fashiongan import inference; inference.load(sys.argv[1]).sample(2); "
-            "print('tensorflow' in sys.modules or 'keras' in sys.modules)",
-            str(export_dir),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert check.returncode == 0 and check.stdout.strip() == "False", check.stderr
 
 
 PRETRAINED_NAMES = ("fashion_mnist", "mnist")  # one per dataset, the README's grids and figures
