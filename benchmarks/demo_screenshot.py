@@ -1,5 +1,5 @@
 """Screenshot the demo page in Debian Chromium (headless, phone-sized) and print the generation
-times it shows: the README's docs/demo-page.png and its generation-time figure.
+times it shows: docs/demo-page.png and the generation-time figure in docs/results.md.
 
     python benchmarks/demo_screenshot.py   # needs the test extra (playwright) and /usr/bin/chromium
 """

@@ -7,7 +7,7 @@
 #   bash benchmarks/gpu_run.sh --prepare     here, once: .gpu/ gets the wheels that machine
 #                                            lacks (keras, namex, optree) and Fashion-MNIST,
 #                                            recompressed with xz (lossless, 4 MB smaller)
-#   bash benchmarks/gpu_run.sh [PART...]     there, with .gpu carried (device tool: carry [".gpu"]);
+#   bash benchmarks/gpu_run.sh [PART...]     there, with .gpu/ sent along beside the checkout;
 #                                            PART is tests, speed or quality (default: all
 #                                            three). One command there may run 10 minutes:
 #                                            give each part a call of its own, back to back.
@@ -42,7 +42,7 @@ for source in map(pathlib.Path, sys.argv[2:]):
     target.with_suffix(".tmp").write_bytes(lzma.compress(gzip.decompress(source.read_bytes()), preset=6))
     target.with_suffix(".tmp").replace(target)
 EOF
-    du -sh "$bundle" && echo "carry .gpu (with the checkout it must stay at or under 56 MiB)"
+    du -sh "$bundle" && echo "send .gpu/ along (with the checkout it must stay at or under 56 MiB)"
     exit 0
 fi
 

@@ -3,7 +3,7 @@ chunks of epochs; after each chunk its generator is exported to ONNX and evaluat
 samples, labels spread evenly) and one row goes to <out>/curve.json.
 
     python benchmarks/long_run.py --dataset fashion_mnist --out runs/long-fashion_mnist --epochs 60
-    python benchmarks/long_run.py ... --ship pretrained/fashion_mnist --ship-grid docs/pretrained-fashion_mnist.png
+    python benchmarks/long_run.py ... --ship pretrained/fashion_mnist --ship-grid docs/pretrained-fashion-mnist.png
 
 Stop it at any time: the next call resumes the run from its last checkpoint (exactly) and skips
 the chunks already evaluated. A run folder started elsewhere (say an ablation arm of the same

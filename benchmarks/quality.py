@@ -1,8 +1,9 @@
 """Train every variant on real Fashion-MNIST with the same budget (epochs), export each to ONNX,
-evaluate it with `fashiongan evaluate`'s evaluator, and print (and optionally write into the
-README) one table with the hardware, the budget, the real-data floor and the issue's targets.
+evaluate it with `fashiongan evaluate`'s evaluator, and print (and optionally write into
+docs/results.md) one table with the hardware, the budget, the real-data floor and the issue's
+targets.
 
-    python benchmarks/quality.py --epochs 10 --out runs/quality --readme README.md
+    python benchmarks/quality.py --epochs 10 --out runs/quality --readme docs/results.md
 
 Each variant trains with its own recipe settings (batch size, learning rates, loss) and the
 default generator EMA. Runs resume where they stopped, so the script can be stopped and started
@@ -247,7 +248,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=output_folder, default="runs/quality")
     parser.add_argument("--n", type=evaluation_count, default=10000, help="samples per evaluation")
     parser.add_argument("--data-dir", type=existing_folder)
-    parser.add_argument("--readme", type=path_text, help="write the table between this file's quality-table markers")
+    parser.add_argument("--readme", type=path_text, help="write the table between this file's markers: docs/results.md")
     parser.add_argument("--report-only", action="store_true", help="tabulate what has been evaluated, train nothing")
     parser.add_argument("--ship", type=export_target, help="export the best new variant into this folder")
     parser.add_argument("--ship-grid", type=output_file, help="with --ship: write a 10x10 sample grid PNG here")

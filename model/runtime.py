@@ -9,7 +9,7 @@ that suit the device found (XLA, steps per execution, mixed precision, data on t
   which oneDNN uses) and the dataset in memory, without XLA (slower there).
 - JAX: always jitted with the dataset on the device; on a GPU 32 steps per host call and
   bfloat16 from compute capability 8.0; on CPU float32 and one step per call (XLA:CPU is
-  slower in bfloat16 and inside loops, see the README's speed table).
+  slower in bfloat16 and inside loops, see the speed table in docs/results.md).
 Every one can be set or switched off.
 """
 
@@ -100,7 +100,8 @@ def jax_cluster() -> tuple[int, int]:
     """(number of processes, this process's id) from KERAS_DISTRIBUTION_*, checked."""
     missing = [name for name in JAX_CLUSTER_ENV if not os.environ.get(name)]
     if missing:
-        raise FashionGANError(f"--strategy multiworker on JAX needs {', '.join(missing)} (see the README)")
+        needs = ", ".join(missing)
+        raise FashionGANError(f"--strategy multiworker on JAX needs {needs} (see docs/distributed-and-gpu.md)")
     addresses, count, process = (os.environ[name].strip() for name in JAX_CLUSTER_ENV)
     if not count.isdigit() or int(count) < 1:
         raise FashionGANError(f"{JAX_CLUSTER_ENV[1]} must be a positive integer, got {count!r}")
