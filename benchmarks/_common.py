@@ -133,7 +133,7 @@ def manifest_with(export_dir: Path, artifacts: Collection[str], why: str) -> dic
 
 def run_folder(text: str) -> Path:
     """A finished training run: a folder with its config and generator."""
-    from fashiongan.model.train import CONFIG_FILE, GENERATOR_FILE
+    from fashiongan.model.run_folder import CONFIG_FILE, GENERATOR_FILE
 
     path = existing_folder(text)
     missing = [name for name in (CONFIG_FILE, GENERATOR_FILE) if not (path / name).is_file()]

@@ -51,7 +51,8 @@ ARMS: dict[str, dict] = {
 def run_arm(name: str, images: int, root: Path, n: int) -> dict:
     from fashiongan.evaluation.evaluator import evaluate
     from fashiongan.export import exporter
-    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
+    from fashiongan.model.run_folder import CONFIG_FILE
+    from fashiongan.model.train import TrainConfig, train
 
     run, result_path = root / name, root / f"{name}.json"
     if result_path.is_file():

@@ -35,7 +35,8 @@ SNAPSHOTS_DIR = "snapshots"  # the generator after each evaluated chunk (the cur
 
 
 def train_to(run: Path, recipe: dict, dataset: str, epochs: int) -> None:
-    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
+    from fashiongan.model.run_folder import CONFIG_FILE
+    from fashiongan.model.train import TrainConfig, train
 
     if (run / CONFIG_FILE).is_file():
         # Resumed even when its history already reaches `epochs`: a run stopped after its last

@@ -59,8 +59,9 @@ def training_record(run: Path) -> dict:
 def run_variant(name: str, epochs: int, root: Path, n: int, data_dir: str | None) -> dict:
     from fashiongan.evaluation.evaluator import evaluate
     from fashiongan.export import exporter
+    from fashiongan.model.run_folder import CONFIG_FILE
     from fashiongan.model.runtime import describe_hardware
-    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
+    from fashiongan.model.train import TrainConfig, train
 
     run, export_dir, result_path = root / name, root / f"{name}-export", root / f"{name}.json"
     if result_path.is_file():

@@ -173,8 +173,8 @@ def run_side(args) -> dict:
     import keras
 
     from fashiongan.model import data
+    from fashiongan.model.config import TrainConfig
     from fashiongan.model.runtime import describe_hardware, resolve_runtime
-    from fashiongan.model.train import TrainConfig
     from fashiongan.spec import get_variant
 
     split = data.load_dataset("fashion_mnist", "train", args.data_dir)

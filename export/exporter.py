@@ -77,7 +77,8 @@ class Target:
 
 def load_source(path: str | os.PathLike, variant: str | None = None, dataset: str | None = None) -> Source:
     """A run directory (generator.keras + config.json) or a .keras generator file."""
-    from fashiongan.model.train import CONFIG_FILE, GENERATOR_FILE, TrainConfig, latest_checkpoint, read_state
+    from fashiongan.model.config import TrainConfig
+    from fashiongan.model.run_folder import CONFIG_FILE, GENERATOR_FILE, latest_checkpoint, read_state
 
     path = Path(path)
     if not path.exists():

@@ -187,7 +187,9 @@ def add_train_parser(commands) -> None:
 
 def run_train(args) -> int:
     require_training_keras(args.backend, "fashiongan train")
-    from fashiongan.model.train import CONFIG_FILE, TrainConfig, train
+    from fashiongan.model.config import TrainConfig
+    from fashiongan.model.run_folder import CONFIG_FILE
+    from fashiongan.model.train import train
 
     base = TrainConfig(out=args.out)
     if args.resume and (Path(args.out) / CONFIG_FILE).is_file():

@@ -14,11 +14,11 @@ import keras
 import numpy as np
 
 from fashiongan.inference.grid import animation_frame, save_animation, save_grid, to_uint8
+from fashiongan.model.run_folder import check_finite_weights, save_checkpoint, trained_steps
+from fashiongan.model.variants import sampling_generator
 
 if TYPE_CHECKING:
     from PIL import Image
-
-from fashiongan.model.train import check_finite_weights, sampling_generator, save_checkpoint, trained_steps
 
 ANIMATION_FILE = "progress.gif"  # in the samples folder: the per-epoch grids as one animated image
 PROGRESS_SECONDS = 30.0  # a progress line at the first step this long after the last, in a log or a pipe

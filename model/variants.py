@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import keras
+import numpy as np
 from keras import layers
 
 from fashiongan.spec import IMAGE_SHAPE, LABEL_INPUT, NOISE_INPUT, VariantSpec, get_variant
@@ -171,3 +172,16 @@ def make_generator(variant: VariantSpec | str, synchronized: bool = False) -> ke
 def make_discriminator(variant: VariantSpec | str) -> keras.Model:
     variant = get_variant(variant) if isinstance(variant, str) else variant
     return DISCRIMINATORS[variant.discriminator](variant.num_classes)
+
+
+def sampling_generator(gan, variant_name: str, target=None):
+    """The generator to sample and export: float32 layers holding the moving average of the
+    generator's weights (the raw weights where the average is off), with the raw generator's
+    batch-norm statistics. Writes into `target` (a generator of the same variant) if given."""
+    target = target or make_generator(variant_name)
+    target.set_weights(gan.generator.get_weights())
+    optimizer = getattr(gan.g_optimizer, "inner_optimizer", gan.g_optimizer)
+    if optimizer.use_ema:
+        for variable, average in zip(target.trainable_variables, optimizer._model_variables_moving_average):
+            variable.assign(np.asarray(average.value))
+    return target

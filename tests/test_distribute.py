@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import free_ports
 
+from fashiongan.model.config import TrainConfig, large_batch_lr_scale
 from fashiongan.model.runtime import resolve_runtime
-from fashiongan.model.train import TrainConfig, large_batch_lr_scale
 
 WORKER = Path(__file__).parent / "workers" / "distributed_worker.py"
 ROOT = WORKER.parents[1]

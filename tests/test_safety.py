@@ -160,7 +160,7 @@ def test_malformed_manifests_are_one_error(tmp_path):
 def test_a_second_train_on_one_folder_is_refused_and_a_killed_ones_lock_is_not(tiny_data_dir, tmp_path):
     run = tmp_path / "run"
     hold_lock = (
-        "import sys, time; from pathlib import Path; from fashiongan.model.train import run_lock\n"
+        "import sys, time; from pathlib import Path; from fashiongan.model.run_folder import run_lock\n"
         "with run_lock(Path(sys.argv[1])):\n    print('locked', flush=True); time.sleep(600)"
     )
     holder = subprocess.Popen([sys.executable, "-c", hold_lock, str(run)], stdout=subprocess.PIPE, text=True)
@@ -293,7 +293,7 @@ def test_a_lone_onnx_file_that_is_not_a_generator_is_one_error(tmp_path):
 @pytest.mark.slow
 def test_export_of_a_run_with_a_corrupt_checkpoint_state_is_one_error(exports, tmp_path):
     from fashiongan.errors import FashionGANError
-    from fashiongan.model.train import latest_checkpoint
+    from fashiongan.model.run_folder import latest_checkpoint
 
     run, _ = exports["dense"]
     copy = Path(shutil.copytree(run, tmp_path / "run"))
@@ -439,7 +439,8 @@ def test_a_leftover_name_that_is_a_link_is_left_alone(tmp_path):
 
 @pytest.mark.slow
 def test_a_diverging_run_writes_no_checkpoint_or_generator_and_takes_a_corrected_rerun(tiny_data_dir, tmp_path):
-    from fashiongan.model.train import TrainConfig, TrainingError, train
+    from fashiongan.model.run_folder import TrainingError
+    from fashiongan.model.train import TrainConfig, train
 
     config = TrainConfig(variant="dense", batch_size=8, max_steps=3, data_dir=str(tiny_data_dir),
                          out=str(tmp_path / "run"), g_learning_rate=1e30, d_learning_rate=1e30)  # fmt: skip
@@ -492,7 +493,7 @@ def stopped_run(tiny_data_dir, tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("key, value", STATE_EDITS, ids=[f"{key}={value}" for key, value in STATE_EDITS])
 def test_a_checkpoint_position_that_its_weights_deny_is_refused(stopped_run, tmp_path, key, value):
-    from fashiongan.model.train import latest_checkpoint
+    from fashiongan.model.run_folder import latest_checkpoint
 
     run = Path(shutil.copytree(stopped_run, tmp_path / "run"))
     state_path = latest_checkpoint(run) / "state.json"

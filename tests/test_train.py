@@ -9,14 +9,8 @@ import pytest
 from PIL import Image
 
 from fashiongan.errors import FashionGANError
-from fashiongan.model.train import (
-    TrainConfig,
-    TrainingError,
-    latest_checkpoint,
-    list_checkpoints,
-    read_state,
-    train,
-)
+from fashiongan.model.run_folder import TrainingError, latest_checkpoint, list_checkpoints, read_state
+from fashiongan.model.train import TrainConfig, train
 
 
 def tiny_config(data_dir, out, **overrides) -> TrainConfig:

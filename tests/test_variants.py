@@ -102,7 +102,7 @@ def test_sngan_discriminator_is_spectrally_normalised_after_a_step():
 
 
 def test_ema_generator_is_the_moving_average_and_the_raw_one_keeps_training():
-    from fashiongan.model.train import sampling_generator
+    from fashiongan.model.variants import sampling_generator
 
     config = TrainConfig(variant="dense", ema_momentum=0.5).resolved()
     gan = build_gan(config)
@@ -135,7 +135,7 @@ def test_unknown_loss_is_refused():
 
 
 def test_the_sampling_generator_averages_weights_and_keeps_the_raw_batch_norm_statistics():
-    from fashiongan.model.train import sampling_generator
+    from fashiongan.model.variants import sampling_generator
 
     gan = build_gan(TrainConfig(variant="dcgan", ema_momentum=0.5).resolved())
     real = np.random.default_rng(5).uniform(-1, 1, (8, 28, 28, 1)).astype(np.float32)
