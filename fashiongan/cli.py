@@ -188,23 +188,19 @@ def add_train_parser(commands) -> None:
 def run_train(args) -> int:
     require_training_keras(args.backend, "fashiongan train")
     from fashiongan.model.config import TrainConfig
-    from fashiongan.model.run_folder import CONFIG_FILE
+    from fashiongan.model.run_folder import resume_config
     from fashiongan.model.train import train
 
-    base = TrainConfig(out=args.out)
-    if args.resume and (Path(args.out) / CONFIG_FILE).is_file():
-        # --max-steps and --time-budget are this invocation's stops, not the run's: a resume
-        # without them goes on to --epochs
-        saved = TrainConfig.load(Path(args.out) / CONFIG_FILE)
-        base = dataclasses.replace(saved, out=args.out, max_steps=None, time_budget=None)
     given = {
         field.name: getattr(args, field.name)
         for field in dataclasses.fields(TrainConfig)
         if getattr(args, field.name, None) is not None
     }
+    given.pop("out", None)
     if "ema_warmup" in given:
         given["ema_warmup"] = given["ema_warmup"] == "on"
-    train(dataclasses.replace(base, **given), resume=args.resume, verbose=verbosity(args))
+    config = resume_config(args.out, **given) if args.resume else TrainConfig(out=args.out, **given)
+    train(config, resume=args.resume, verbose=verbosity(args))
     return 0
 
 

@@ -200,6 +200,19 @@ def trained_steps(gan) -> int:
     return int(gan.g_optimizer.iterations.numpy())
 
 
+def resume_config(out: str | os.PathLike, **changes) -> TrainConfig:
+    """The settings a resume of the run in `out` trains with, for the CLI's --resume and for
+    `train(resume_config(out, epochs=40), resume=True)` alike: the run's config.json with
+    `changes` applied. max_steps and time_budget are one invocation's stops, not the run's: a
+    resume that does not give them again goes on to the epochs. Where `out` holds no run, the
+    defaults with `changes` (and `train` then says there is nothing to resume)."""
+    path = Path(out) / CONFIG_FILE
+    if not path.is_file():
+        return TrainConfig(out=str(out), **changes)
+    saved = TrainConfig.load(path)
+    return dataclasses.replace(saved, out=str(out), max_steps=None, time_budget=None, **changes)
+
+
 def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
     """Refuse to overwrite a run, or to resume one with settings it was not started with."""
     config_path = run_dir / CONFIG_FILE

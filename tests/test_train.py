@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from fashiongan.errors import FashionGANError
-from fashiongan.model.run_folder import TrainingError, latest_checkpoint, list_checkpoints, read_state
+from fashiongan.model.run_folder import TrainingError, latest_checkpoint, list_checkpoints, read_state, resume_config
 from fashiongan.model.train import TrainConfig, train
 
 
@@ -56,6 +56,26 @@ def test_resume_matches_an_uninterrupted_run(tiny_data_dir, tmp_path):
         np.testing.assert_array_equal(a, b)
     rows = list(csv.DictReader((interrupted / "history.csv").open()))
     assert [int(row["epoch"]) for row in rows] == [1, 2]  # no lost or repeated epoch
+
+
+@pytest.mark.cpu_only
+def test_a_resume_from_python_is_the_same_run_as_the_same_resume_from_the_cli(tiny_data_dir, tmp_path):
+    """One rule (run_folder.resume_config): the saved settings, the changes given, and no stop
+    carried over from the first invocation (its max_steps of 3 would end the resume at once)."""
+    from fashiongan import cli
+
+    for name in ("library", "cli"):
+        train(tiny_config(tiny_data_dir, tmp_path / name, variant="dense", epochs=2, max_steps=3), verbose=0)
+    library = train(resume_config(tmp_path / "library", epochs=3), resume=True, verbose=0)
+    assert cli.main(["train", "--out", str(tmp_path / "cli"), "--resume", "--epochs", "3", "--quiet"]) == 0
+    settings = [json.loads((run / "config.json").read_text()) for run in (library, tmp_path / "cli")]
+    assert [{**saved, "out": None} for saved in settings] == [{**settings[0], "out": None}] * 2
+    assert settings[0]["epochs"] == 3 and settings[0]["max_steps"] is None and settings[0]["batch_size"] == 8
+    for a, b in zip(generator_weights(library), generator_weights(tmp_path / "cli")):
+        np.testing.assert_array_equal(a, b)
+    histories = [list(csv.DictReader((run / "history.csv").open())) for run in (library, tmp_path / "cli")]
+    steps = [[int(row["step"]) for row in rows] for rows in histories]
+    assert steps[0] == steps[1] and steps[0][-1] == 6  # the stop at step 3 logged alike, then to epoch 3
 
 
 @pytest.mark.cpu_only
