@@ -210,7 +210,7 @@ def resume_config(out: str | os.PathLike, **changes) -> TrainConfig:
     if not path.is_file():
         return TrainConfig(out=str(out), **changes)
     saved = TrainConfig.load(path)
-    return dataclasses.replace(saved, out=str(out), max_steps=None, time_budget=None, **changes)
+    return dataclasses.replace(saved, **{"out": str(out), "max_steps": None, "time_budget": None, **changes})
 
 
 def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:

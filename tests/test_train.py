@@ -71,6 +71,7 @@ def test_a_resume_from_python_is_the_same_run_as_the_same_resume_from_the_cli(ti
     settings = [json.loads((run / "config.json").read_text()) for run in (library, tmp_path / "cli")]
     assert [{**saved, "out": None} for saved in settings] == [{**settings[0], "out": None}] * 2
     assert settings[0]["epochs"] == 3 and settings[0]["max_steps"] is None and settings[0]["batch_size"] == 8
+    assert resume_config(library, max_steps=5, time_budget=2.0).max_steps == 5  # a stop given again is kept
     for a, b in zip(generator_weights(library), generator_weights(tmp_path / "cli")):
         np.testing.assert_array_equal(a, b)
     histories = [list(csv.DictReader((run / "history.csv").open())) for run in (library, tmp_path / "cli")]
