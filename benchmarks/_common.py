@@ -169,3 +169,65 @@ def opens(artifact: str, args: argparse.Namespace) -> bool:
     from fashiongan import spec
 
     return args.trust_savedmodel or spec.ARTIFACT_FORMATS[artifact].runtime not in spec.RUNS_GRAPH_CODE
+
+
+def docs_file(text: str) -> Path:
+    """An argument type: an existing Markdown page to write a results block into."""
+    path = Path(path_text(text))
+    if path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: is a folder, not a docs page")
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"{text}: no such file (a docs page holding the script's markers)")
+    return path
+
+
+def add_docs_option(parser: argparse.ArgumentParser, block: str) -> None:
+    """`--docs PAGE`: also write the script's table into PAGE, between its `block` markers."""
+    parser.add_argument("--docs", type=docs_file, help=f"also write the table into this docs page's {block} block")
+
+
+class Report:
+    """The figures a script prints, kept to write into a docs page between the markers
+    `<!-- NAME:begin -->` and `<!-- NAME:end -->`, under a line with the date, the hardware and
+    the command, so a figure in the docs is always written by the script that measured it.
+    A page without the block is refused when the report is made, before anything runs."""
+
+    def __init__(self, name: str, docs: Path | None) -> None:
+        self.name, self.docs, self.lines = name, docs, []
+        self.begin, self.end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if docs is not None:
+            self._parts(docs)
+
+    def print(self, text: str = "", *, flush: bool = False) -> None:
+        print(text, flush=flush)
+        self.lines.append(text)
+
+    def _parts(self, docs: Path) -> tuple[str, str]:
+        text = docs.read_text()
+        if text.count(self.begin) != 1 or text.count(self.end) != 1 or text.index(self.begin) > text.index(self.end):
+            raise FashionGANError(f"{docs}: no single {self.begin} ... {self.end} block to fill")
+        head, rest = text.split(self.begin, 1)
+        return head, rest.split(self.end, 1)[1]
+
+    def block(self, hardware: str) -> str:
+        """What goes between the markers: when, where and how, then the printed lines."""
+        import datetime
+        import shlex
+
+        command = shlex.join(["python", f"benchmarks/{Path(sys.argv[0]).name}", *sys.argv[1:]])
+        stamp = f"_{datetime.date.today().isoformat()}, {hardware}; `{command}`_"
+        return "\n".join([stamp, "", *self.lines]).strip()
+
+    def write(self, hardware: str | None = None) -> None:
+        """Replace the page's block with this report (nothing else on the page changes);
+        `hardware` defaults to this machine's (`describe_hardware`)."""
+        from fashiongan.files import write_atomic
+
+        if self.docs is None:
+            return
+        if hardware is None:
+            from fashiongan.model.runtime import describe_hardware
+
+            hardware = describe_hardware()
+        head, tail = self._parts(self.docs)
+        write_atomic(self.docs, f"{head}{self.begin}\n{self.block(hardware)}\n{self.end}{tail}".encode())

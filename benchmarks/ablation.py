@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import comma_names, evaluation_count, output_folder, run_script, script_parser
+from _common import Report, add_docs_option, comma_names, evaluation_count, output_folder, run_script, script_parser
 from quality import training_record
 
 from fashiongan.cli import positive_int
@@ -110,9 +110,12 @@ def main() -> None:
     parser.add_argument("--out", type=output_folder, default=Path("runs/ablation"))
     parser.add_argument("--arms", type=comma_names(ARMS, "arm"), default=",".join(ARMS), help="comma-separated")
     parser.add_argument("--n", type=evaluation_count, default=10_000, help="samples per evaluation")
+    add_docs_option(parser, "ablation:OUT (OUT: --out's name)")
     args = parser.parse_args()
+    report = Report(f"ablation:{args.out.name}", args.docs)
     results = [run_arm(name, args.images, args.out, args.n) for name in args.arms]
-    print(table(results, args.images))
+    report.print(table(results, args.images))
+    report.write()
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ tests/workers/older_stack_worker.py in .venv-older/ where it is built.
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -21,12 +22,21 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "workers"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import export_folder, image_count, manifest_with, opens, run_script, script_parser
+from _common import Report, add_docs_option, export_folder, image_count, manifest_with, opens, run_script, script_parser
 from older_stack_worker import CONSUMER_OF, older_stack_ready, open_in_older_stack, run_opencv
 
 from fashiongan.cli import add_trust_flag
 
 REFUSAL_CHARS = 70  # of a consumer's error, in a table cell
+MISSING_OP = re.compile(r"Didn't find op for builtin opcode '(\w+)' version '(\d+)'")
+
+
+def refusal(message: str) -> str:
+    """A consumer's error as a table cell: an op version the runtime lacks by name, else its first line."""
+    missing = MISSING_OP.search(message)
+    if missing:
+        return f"refused (`{missing[1]}` v{missing[2]})"
+    return f"refused: {(message.splitlines() or [''])[0][:REFUSAL_CHARS]}"
 
 
 def run_reference(path, noise, labels):
@@ -93,7 +103,9 @@ def main() -> None:
     parser.add_argument("exports", nargs="+", type=export_folder)
     parser.add_argument("--n", type=image_count, default=8, help="inputs per artifact")
     add_trust_flag(parser)
+    add_docs_option(parser, "consumers")
     args = parser.parse_args()
+    report = Report("consumers", args.docs)
     why = "the generator the others are compared with"
     manifests = {export_dir: manifest_with(export_dir, ("keras",), why) for export_dir in args.exports}
 
@@ -120,7 +132,7 @@ def main() -> None:
                 try:
                     value = cell(run(paths[name], noise, labels), expected)
                 except Exception as error:  # the table reports what each consumer refuses
-                    value = f"refused: {str(error).splitlines()[0][:REFUSAL_CHARS]}"
+                    value = refusal(str(error))
                 rows.setdefault((consumer, name), {})[variant.name] = value
         if older_stack_ready():
             files = {name: (spec.ARTIFACT_FORMATS[name].runtime, paths[name]) for name in names}
@@ -129,14 +141,17 @@ def main() -> None:
                 versions, results = open_in_older_stack(files, noise, labels, Path(scratch))
             for name, result in results.items():
                 stack = f"OpenCV {versions['opencv']} DNN" if name == "onnx" else f"TF {versions['tensorflow']}"
-                value = f"refused: {result[:REFUSAL_CHARS]}" if isinstance(result, str) else cell(result, expected)
+                value = refusal(result) if isinstance(result, str) else cell(result, expected)
                 rows.setdefault((stack, name), {})[variant.name] = value
 
-    print(f"| consumer | artifact | {' | '.join(variants)} |")
-    print(f"| --- | --- | {' | '.join('---:' for _ in variants)} |")
+    report.print(f"| consumer | artifact | {' | '.join(variants)} |")
+    report.print(f"| --- | --- | {' | '.join('---:' for _ in variants)} |")
     for (consumer, name), values in rows.items():
-        print(f"| {consumer} | {name} | {' | '.join(values.get(v, '–') for v in variants)} |")
-    print(f"\nlargest |difference| from the .keras generator over {args.n} inputs; python {sys.version.split()[0]}")
+        report.print(f"| {consumer} | {name} | {' | '.join(values.get(v, '–') for v in variants)} |")
+    report.print(
+        f"\nlargest |difference| from the .keras generator over {args.n} inputs; python {sys.version.split()[0]}"
+    )
+    report.write()
 
 
 if __name__ == "__main__":

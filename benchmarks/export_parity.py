@@ -17,7 +17,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import image_count, output_folder, run_folder, run_script, script_parser
+from _common import Report, add_docs_option, image_count, output_folder, run_folder, run_script, script_parser
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -28,6 +28,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("runs", nargs="+", type=run_folder)
     parser.add_argument("--out", type=output_folder, default=Path("exports/bench"), help="holds one export per run")
     parser.add_argument("--n", type=image_count, default=64, help="noise vectors per artifact")
+    add_docs_option(parser, "export_parity")
     args = parser.parse_args()
     names = [run.name for run in args.runs]
     twice = next((name for name in names if names.count(name) > 1), None)
@@ -40,6 +41,7 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_arguments()
+    report = Report("export_parity", args.docs)
 
     import keras
     import numpy as np
@@ -51,8 +53,8 @@ def main() -> None:
     from fashiongan.model.variants import generator_feed
     from fashiongan.spec import get_variant
 
-    print("| variant | artifact | size (bytes) | max abs diff vs Keras | mean abs diff |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    report.print("| variant | artifact | size (bytes) | max abs diff vs Keras | mean abs diff |")
+    report.print("| --- | --- | ---: | ---: | ---: |")
     timings = []
     for run in args.runs:
         started = time.perf_counter()
@@ -70,10 +72,13 @@ def main() -> None:
             images = open_artifact(artifact, path, trust_savedmodel=True).run(noise, labels)
             difference = np.abs(images - expected)
             figures = f"{record['bytes']:,} | {difference.max():.2e} | {difference.mean():.2e}"
-            print(f"| {variant.name} | {artifact} | {figures} |")
-    print()
+            report.print(f"| {variant.name} | {artifact} | {figures} |")
+    report.print()
     for run, seconds in timings:
-        print(f"export of {run}: {seconds:.1f} s (keras, savedmodel, {len(spec.TFLITE_QUANTS)} tflite, onnx, h5)")
+        report.print(
+            f"export of {run}: {seconds:.1f} s (keras, savedmodel, {len(spec.TFLITE_QUANTS)} tflite, onnx, h5)"
+        )
+    report.write()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,17 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import evaluation_count, export_target, output_file, output_folder, overlaps, run_script, script_parser
+from _common import (
+    Report,
+    add_docs_option,
+    evaluation_count,
+    export_target,
+    output_file,
+    output_folder,
+    overlaps,
+    run_script,
+    script_parser,
+)
 from ablation import ARMS, FIGURE_HEADERS, figure_cells
 from quality import ship_run, training_record
 
@@ -82,6 +92,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--n", type=evaluation_count, default=10_000, help="samples per evaluation")
     parser.add_argument("--ship", type=export_target, help="then export the run's generator as this pretrained folder")
     parser.add_argument("--ship-grid", type=output_file, help="with --ship: a 10x10 grid PNG, one class per column")
+    add_docs_option(parser, "long_run:OUT (OUT: --out's name)")
     args = parser.parse_args()
     if args.ship_grid and not args.ship:
         parser.error("--ship-grid: needs --ship")
@@ -92,6 +103,7 @@ def parse_arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_arguments()
+    report = Report(f"long_run:{args.out.name}", args.docs)
     curve_path = args.out / CURVE_FILE
     rows = json.loads(curve_path.read_text()) if curve_path.is_file() else []
     targets = sorted({*range(args.chunk, args.epochs, args.chunk), args.epochs})  # the last chunk may be short
@@ -102,11 +114,12 @@ def main() -> None:
         rows.append(evaluate_chunk(args.out, args.dataset, args.n))
         write_atomic(curve_path, json.dumps(rows, indent=2).encode())
         print(table(rows), flush=True)
-    print(table(rows))
+    report.print(table(rows))
     if args.ship and not rows:
         raise FashionGANError("nothing evaluated to ship")
     if args.ship:
         ship(args, rows[-1])
+    report.write()
 
 
 def ship(args: argparse.Namespace, last: dict) -> None:

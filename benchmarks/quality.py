@@ -3,7 +3,7 @@ evaluate it with `fashiongan evaluate`'s evaluator, and print (and optionally wr
 docs/results.md) one table with the hardware, the budget, the real-data floor and the issue's
 targets.
 
-    python benchmarks/quality.py --epochs 10 --out runs/quality --readme docs/results.md
+    python benchmarks/quality.py --epochs 10 --out runs/quality --docs docs/results.md
 
 Each variant trains with its own recipe settings (batch size, learning rates, loss) and the
 default generator EMA. Runs resume where they stopped, so the script can be stopped and started
@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
+    Report,
+    add_docs_option,
     evaluation_count,
     existing_folder,
     export_target,
@@ -32,13 +34,12 @@ from _common import (
     script_parser,
 )
 
-from fashiongan.cli import path_text, positive_int
+from fashiongan.cli import positive_int
 from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
 from fashiongan.spec import VARIANTS
 
 ORDER = ("cdcgan", "csngan", "sngan", "dcgan", "dense", "fashiongan")
-README_BEGIN, README_END = "<!-- quality-table:begin -->", "<!-- quality-table:end -->"
 COLLAPSED_SHARE = 0.02  # a class drawn at under a fifth of its share in the data
 SHIP_LIMIT_BYTES = 15_000_000
 
@@ -228,20 +229,6 @@ def ship(results: list[dict], epochs: int, root: Path, folder: Path, grid: Path 
     return ship_run(root / best["variant"], folder, "fashion_mnist", best["n"], grid, record)
 
 
-def readme_parts(readme: Path) -> tuple[str, str]:
-    """The text of `readme` before and after its quality-table block; one without the block is refused."""
-    text = readme.read_text()
-    if README_BEGIN not in text or README_END not in text:
-        raise FashionGANError(f"{readme}: no {README_BEGIN} ... {README_END} block to fill")
-    head, rest = text.split(README_BEGIN, 1)
-    return head, rest.split(README_END, 1)[1]
-
-
-def write_readme(readme: Path, block: str) -> None:
-    head, tail = readme_parts(readme)
-    write_atomic(readme, f"{head}{README_BEGIN}\n{block}\n{README_END}{tail}".encode())
-
-
 def parse_arguments() -> argparse.Namespace:
     parser = script_parser(__file__, __doc__)
     parser.add_argument("--epochs", type=positive_int, default=10)
@@ -249,7 +236,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=output_folder, default="runs/quality")
     parser.add_argument("--n", type=evaluation_count, default=10000, help="samples per evaluation")
     parser.add_argument("--data-dir", type=existing_folder)
-    parser.add_argument("--readme", type=path_text, help="write the table between this file's markers: docs/results.md")
+    add_docs_option(parser, "quality")
     parser.add_argument("--report-only", action="store_true", help="tabulate what has been evaluated, train nothing")
     parser.add_argument("--ship", type=export_target, help="export the best new variant into this folder")
     parser.add_argument("--ship-grid", type=output_file, help="with --ship: write a 10x10 sample grid PNG here")
@@ -260,13 +247,12 @@ def parse_arguments() -> argparse.Namespace:
     clash = next((name for name in args.variants if args.ship and overlaps(args.ship, args.out / name)), None)
     if clash:
         parser.error(f"--ship {args.ship}: is, holds or lies inside the run {args.out / clash}; choose another folder")
-    if args.readme:
-        readme_parts(Path(args.readme))  # refused now, not after the training
     return args
 
 
 def main() -> int:
     args = parse_arguments()
+    report = Report("quality", args.docs)  # a page without the block is refused now, not after the training
     root, data_dir = args.out, str(args.data_dir) if args.data_dir else None
     results = []
     for name in args.variants:
@@ -282,9 +268,8 @@ def main() -> int:
     if not any("generator" in result for result in results):
         raise FashionGANError(f"no evaluated runs under {root}")
     block = table(results, args.epochs) + "\n\n" + "\n".join(targets(results, args.epochs))
-    print(block)
-    if args.readme:
-        write_readme(Path(args.readme), block)
+    report.print(block)
+    report.write()
     if args.ship:
         shipped = ship(results, args.epochs, root, args.ship, args.ship_grid)
         for artifact, result in shipped["formats"].items():

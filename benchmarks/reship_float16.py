@@ -30,7 +30,7 @@ def reship(folder: Path) -> dict:
 
     from fashiongan.evaluation.evaluator import evaluate
     from fashiongan.export import onnx_graph
-    from fashiongan.export.exporter import onnx_weight_dtype
+    from fashiongan.export.onnx_writer import onnx_weight_dtype
     from fashiongan.files import write_atomic
     from fashiongan.inference.manifest import describe_artifact, read_manifest
 

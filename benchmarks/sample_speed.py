@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import export_folder, manifest_with, opens, run_script, script_parser
+from _common import Report, add_docs_option, export_folder, manifest_with, opens, run_script, script_parser
 
 from fashiongan.cli import add_trust_flag, positive_int
 
@@ -67,7 +67,9 @@ def main() -> None:
     parser.add_argument("--calls", type=positive_int, default=200, help="batch-1 calls timed per format")
     parser.add_argument("--no-install-size", action="store_true")
     add_trust_flag(parser)
+    add_docs_option(parser, "sample_speed")
     args = parser.parse_args()
+    report = Report("sample_speed", args.docs)
     manifest_with(args.exports[0], COLD_START_FORMATS, "the cold starts")
     for export_dir in args.exports:
         manifest_with(export_dir, ("keras",), "the model.predict baseline")
@@ -77,9 +79,11 @@ def main() -> None:
 
     from fashiongan import inference
 
-    print(f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
-    print("| variant | format | batch-1 latency (ms) | x faster than predict | images/s at batch 256 | x predict |")
-    print("| --- | --- | ---: | ---: | ---: | ---: |")
+    report.print(f"{os.cpu_count()} CPUs; Python {sys.version.split()[0]}")
+    report.print(
+        "| variant | format | batch-1 latency (ms) | x faster than predict | images/s at batch 256 | x predict |"
+    )
+    report.print("| --- | --- | ---: | ---: | ---: | ---: |")
     for export_dir in args.exports:
         manifest = inference.manifest.read_manifest(export_dir)
         model = keras.saving.load_model(export_dir / "generator.keras", safe_mode=True)
@@ -96,29 +100,32 @@ def main() -> None:
         )
         predict_rate = throughput(lambda model=model, batch=predict_many: model.predict(batch, verbose=0), 256)
         baseline = f"{predict_latency * 1e3:.2f} | 1.0 | {predict_rate:,.0f} | 1.0"
-        print(f"| {manifest['variant']} | keras `predict` (baseline) | {baseline} |")
+        report.print(f"| {manifest['variant']} | keras `predict` (baseline) | {baseline} |")
         for artifact in filter(lambda name: opens(name, args), manifest["artifacts"]):
             sampler = inference.load(export_dir, artifact, trust_savedmodel=args.trust_savedmodel)
             latency = median_seconds(lambda sampler=sampler, noise=one: sampler.generate(noise), args.calls)
             rate = throughput(lambda sampler=sampler, noise=many: sampler.generate(noise), 256)
-            print(
+            report.print(
                 f"| {manifest['variant']} | {artifact} | {latency * 1e3:.2f} | {predict_latency / latency:.1f} "
                 f"| {rate:,.0f} | {rate / predict_rate:.1f} |"
             )
-    print()
+    report.print()
     fashiongan = [sys.executable, "-m", "fashiongan", "sample", str(args.exports[0].resolve()), "--n", "16"]
     with tempfile.TemporaryDirectory() as scratch:
         for artifact in COLD_START_FORMATS:
             seconds = cold_start(fashiongan + ["--format", artifact, "--out", f"{scratch}/{artifact}.png"])
-            print(f"cold start, fashiongan sample --format {artifact} (fresh process to PNG written): {seconds:.2f} s")
+            report.print(
+                f"cold start, fashiongan sample --format {artifact} (fresh process to PNG written): {seconds:.2f} s"
+            )
         if not args.no_install_size:
             environment = Path(scratch) / "base"
             venv.create(environment, with_pip=True)
             subprocess.run([environment / "bin" / "python", "-m", "pip", "install", "-q", str(ROOT)], check=True)
-            print(
+            report.print(
                 f"base install (no extras), site-packages: {site_packages_megabytes(environment):.0f} MB "
                 f"(pip and setuptools included)"
             )
+    report.write()
 
 
 if __name__ == "__main__":

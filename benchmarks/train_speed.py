@@ -34,7 +34,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import comma_names, existing_folder, run_script, script_parser
+from _common import Report, add_docs_option, comma_names, existing_folder, run_script, script_parser
 
 from fashiongan import spec
 from fashiongan.cli import positive_float, positive_int
@@ -255,6 +255,7 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument("--data-dir", type=existing_folder)
     parser.add_argument("--side", choices=SIDES, help=argparse.SUPPRESS)  # a child process's one side
+    add_docs_option(parser, "train_speed")
     args = parser.parse_args()
     conditional = [name for name in args.variants if spec.VARIANTS[name].conditional]
     if conditional:
@@ -267,11 +268,12 @@ def main() -> None:
     if args.side:
         print(json.dumps(run_side(args)))
         return
+    report = Report("train_speed", args.docs)
     sides, ratios = args.sides, ("torch-eager", "torch-compile", "tf-tutorial")
     header = [f"{side} (images/s)" for side in sides] + [f"jax / {side}" for side in ratios]
     header += ["jax GFLOP/image", "jax % of peak"]
-    print("| variant | batch | steps | " + " | ".join(header) + " |")
-    print("| --- | ---: | ---: | " + " | ".join("---:" for _ in header) + " |")
+    report.print("| variant | batch | steps | " + " | ".join(header) + " |")
+    report.print("| --- | ---: | ---: | " + " | ".join("---:" for _ in header) + " |")
     notes = set()
     for name in args.variants:
         steps = args.steps if args.steps is not None else DEFAULT_STEPS.get(name, 20)
@@ -280,9 +282,10 @@ def main() -> None:
         cells = [format_speed(results[side]) for side in sides]
         cells += [speed_ratio(results, "jax", side) for side in ratios]
         cells += peak_cells(results.get("jax", {}), peak_tflops(args, results))
-        print(f"| {name} | {args.batch_size} | {steps} | " + " | ".join(cells) + " |")
+        report.print(f"| {name} | {args.batch_size} | {steps} | " + " | ".join(cells) + " |")
     for note in sorted(notes):
-        print(f"- {note}")
+        report.print(f"- {note}")
+    report.write()
 
 
 if __name__ == "__main__":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,9 @@ import numpy as np
 from fashiongan import pretrained
 from fashiongan.errors import FashionGANError, describe_error
 from fashiongan.extras import require
-from fashiongan.model import data
-from fashiongan.spec import ONNX_OPSET, get_dataset
+from fashiongan.files import atomic_folder
+from fashiongan.model import data, sources
+from fashiongan.spec import DATASETS, ONNX_OPSET
 
 CLASSIFIER_FILE = "classifier.keras"
 CLASSIFIER_ONNX = "classifier.onnx"  # the same network with outputs `features` and `logits`: no TensorFlow needed
@@ -25,6 +25,7 @@ CLASSIFIER_INFO = "classifier.json"
 FEATURE_LAYER = "features"
 CLASSIFIER_DIR_ENV = "FASHIONGAN_CLASSIFIER_DIR"
 PACKAGED_ROOT = pretrained.CLASSIFIERS
+USER_ROOT = sources.cache_dir() / "classifiers"  # a source's classifiers, by the source's name
 ACCURACY_BARS = {"fashion_mnist": 0.92, "mnist": 0.99}
 
 
@@ -80,8 +81,8 @@ def train_classifier(
     """Train on the train split, measure on the test split, and write the next version."""
     import keras
 
-    info = get_dataset(dataset)
-    dataset_root = Path(root or PACKAGED_ROOT) / dataset
+    info = data.dataset_spec(dataset, data_dir)
+    dataset_root = Path(root or default_root(info.name)) / info.name
     for folder in (dataset_root, *dataset_root.parents):  # before minutes of training, not after
         if folder.exists():
             if not folder.is_dir():
@@ -108,7 +109,8 @@ def train_classifier(
     _, accuracy = model.evaluate(unit(test_split.images), test_split.labels, verbose=0)
     folder = _next_version(dataset_root)
     info_record = {
-        "dataset": dataset,
+        "dataset": info.name,
+        "source": dataset,
         "version": int(folder.name[1:]),
         "test_accuracy": float(accuracy),
         "trained_on": "train split",
@@ -120,16 +122,10 @@ def train_classifier(
         "feature_dim": int(model.get_layer(FEATURE_LAYER).output.shape[-1]),
         "input": "float32 Nx28x28x1 in [0, 1]",
     }
-    temporary = folder.with_name(f".{folder.name}.tmp")
-    shutil.rmtree(temporary, ignore_errors=True)
-    temporary.mkdir(parents=True)
-    try:  # the version appears whole or not at all
-        save_for_inference(model, temporary / CLASSIFIER_FILE)
-        write_onnx_twin(temporary)
-        (temporary / CLASSIFIER_INFO).write_text(json.dumps(info_record, indent=2))
-        os.replace(temporary, folder)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+    with atomic_folder(folder) as building:  # the version appears whole or not at all
+        save_for_inference(model, building / CLASSIFIER_FILE)
+        write_onnx_twin(building)
+        (building / CLASSIFIER_INFO).write_text(json.dumps(info_record, indent=2))
     return folder
 
 
@@ -172,20 +168,30 @@ def _next_version(dataset_root: Path) -> Path:
     return dataset_root / f"v{int(versions[-1].name[1:]) + 1 if versions else 1}"
 
 
-def find_classifier(dataset: str, path: str | os.PathLike | None = None) -> Path:
-    """An explicit artifact folder, else the newest version under $FASHIONGAN_CLASSIFIER_DIR,
-    then among the classifiers shipped with the package."""
+def default_root(name: str) -> Path:
+    """Where train-classifier writes by default: the package's classifiers for a built-in, the
+    user's cache folder for a source (the package folder is not the user's to write)."""
+    return PACKAGED_ROOT if name in DATASETS else USER_ROOT
+
+
+def find_classifier(dataset: str, path: str | os.PathLike | None = None, *, source: str | None = None) -> Path:
+    """An explicit artifact folder, else the newest version for the dataset named `dataset`
+    (a source's name holds its identity) under $FASHIONGAN_CLASSIFIER_DIR, then among the
+    classifiers shipped with the package, then in the user's cache folder. `source` is what the
+    user called it, for the advice when there is none."""
     if path is not None:
         folder = Path(path)
         if not (folder / CLASSIFIER_INFO).is_file():
             raise FashionGANError(f"--classifier {folder}: no {CLASSIFIER_INFO} in it")
         return folder
     roots = [Path(os.environ[CLASSIFIER_DIR_ENV])] if os.environ.get(CLASSIFIER_DIR_ENV) else []
-    for root in roots + [PACKAGED_ROOT]:
+    for root in roots + [PACKAGED_ROOT, USER_ROOT]:
         versions = _versions(root / dataset)
         if versions:
             return versions[-1]
-    raise FashionGANError(f"no {dataset} classifier found; run: fashiongan train-classifier --dataset {dataset}")
+    raise FashionGANError(
+        f"no {dataset} classifier found; run: fashiongan train-classifier --dataset {source or dataset}"
+    )
 
 
 # What the evaluator reads of classifier.json, and the types it needs.

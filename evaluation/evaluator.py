@@ -64,12 +64,18 @@ def evaluate(
     sampler = inference.load(model, format, trust_savedmodel=trust_savedmodel)  # a bad path fails first
     if out is not None:
         sampler.check_output(out)
-    info = get_dataset(dataset)
+    info = data.dataset_spec(dataset, data_dir)
     test = data.load_dataset(dataset, "test", data_dir)
     train = data.load_dataset(dataset, "train", data_dir)
     if n > len(test.images):
-        raise FashionGANError(f"--n {n} is more than the {len(test.images)} test images")
-    net = Classifier(find_classifier(dataset, classifier))
+        raise FashionGANError(
+            f"--n {n} is more than the {len(test.images)} test images of {dataset}; pass a smaller --n"
+        )
+    if n > len(train.images):
+        raise FashionGANError(
+            f"--n {n} is more than the {len(train.images)} train images of {dataset}; pass a smaller --n"
+        )
+    net = Classifier(find_classifier(info.name, classifier, source=dataset))
     rng = np.random.default_rng(seed)
     real_order = rng.permutation(len(test.images))[:n]
     report(f"evaluate: classifier features of {n:,} test and {n:,} train images (the real-data floor)")
@@ -83,7 +89,8 @@ def evaluate(
     result: dict[str, Any] = {
         "model": str(model),
         "format": sampler.format,
-        "dataset": dataset,
+        "dataset": info.name,
+        "class_names": list(info.class_names),
         "n": n,
         "k": k,
         "seed": seed,
@@ -130,7 +137,7 @@ def format_table(result: dict) -> str:
             f"{pattern.format(floor) if floor is not None else '':>11}"
         )
     if "label_agreement_by_class" in result["generator"]:
-        names = get_dataset(result["dataset"]).class_names
+        names = result.get("class_names") or get_dataset(result["dataset"]).class_names
         lines.append("label agreement by class (generator / real test images, i.e. the classifier's accuracy):")
         lines += [
             f"  {name:<20} {generated:>10.3f} {real:>11.3f}"

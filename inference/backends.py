@@ -70,7 +70,7 @@ class Backend:
 
     @property
     def description(self) -> dict[str, str]:
-        """What the file says of itself (the exporter's `self_description`), or {} where the
+        """What the file says of itself (`fashiongan.inference.manifest.file_description`), or {} where the
         format holds no such metadata."""
         return {}
 

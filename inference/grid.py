@@ -6,15 +6,11 @@ import io
 import math
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
-
-if TYPE_CHECKING:
-    from PIL import Image
 
 MAX_GRID_PIXELS = 100_000_000  # a PNG grid of at most 100 megapixels (100 MB before compression)
 TILE_PADDING = 2
@@ -93,32 +89,3 @@ def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path
 def save_grid(images: np.ndarray, path: str | os.PathLike, nrow: int | None = None, scale: int = 2) -> Path:
     """Tile uint8 N×H×W images and write them as one PNG."""
     return save_png(make_grid(images, nrow=nrow), path, scale=scale)
-
-
-ANIMATION_SIDE = 480  # animation frames are scaled to fit this many pixels a side
-
-
-def animation_frame(path: str | os.PathLike) -> Image.Image:
-    """A grid PNG as an animation frame: greyscale, scaled (nearest) to fit ANIMATION_SIDE."""
-    from PIL import Image
-
-    with Image.open(path) as picture:
-        frame = picture.convert("L")
-    scale = ANIMATION_SIDE / max(frame.size)
-    if scale < 1:
-        size = (max(1, int(frame.width * scale)), max(1, int(frame.height * scale)))
-        frame = frame.resize(size, Image.Resampling.NEAREST)
-    return frame
-
-
-def save_animation(frames: list[Image.Image], path: str | os.PathLike, milliseconds: int = 250) -> Path:
-    """Write frames (from `animation_frame`) as one looping animated GIF, atomically; the last
-    frame holds four times as long."""
-    if not frames:
-        raise GridError("an animation needs at least one frame")
-    durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 4]
-    encoded = io.BytesIO()
-    frames[0].save(
-        encoded, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False
-    )
-    return write_atomic(Path(path), encoded.getvalue())

@@ -14,14 +14,12 @@ import numpy as np
 from fashiongan import spec
 from fashiongan.errors import FashionGANError
 from fashiongan.inference import backends
-from fashiongan.inference.manifest import changed_files, read_manifest
+from fashiongan.inference.manifest import DESCRIPTION_JSON_KEYS, changed_files, read_manifest
 from fashiongan.pretrained import generator_dir, resolve
 
 EVALUATION_FILE = "evaluation.json"
 # The manifest's fields that `info` repeats; the rest (training run, versions) stays in the file.
 DESCRIBED_FIELDS = ("variant", "dataset", "conditional", "class_names", "latent_dim", "noise", "inputs", "outputs")
-# The metadata keys a lone file carries (the exporter's self-description) that hold JSON.
-JSON_METADATA = ("class_names", "inputs", "output", "output_range", "noise", "latent_dim")
 # What a lone file is read with: its suffix, the backend that reads it.
 LONE_FILES = {".onnx": backends.OnnxBackend, ".tflite": backends.TFLiteBackend}
 
@@ -92,7 +90,7 @@ def describe_file(path: Path) -> dict:
     backend = LONE_FILES[path.suffix](path)
     facts: dict = {"source": str(path), "kind": backend.format, "bytes": path.stat().st_size}
     for key, value in backend.description.items():
-        facts[key] = _decoded(value) if key in JSON_METADATA else value
+        facts[key] = _decoded(value) if key in DESCRIPTION_JSON_KEYS else value
     facts["latent_dim"] = backend.latent_dim
     facts["inputs"], facts["outputs"] = _tensors(backend)
     facts.pop("output", None)  # the metadata's one-line summary of what `outputs` now lists

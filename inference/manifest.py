@@ -1,6 +1,8 @@
-"""The manifest of an export folder: what each artifact is, and its checksums. Written by
-`export`, read by `inference`; numpy-free and TensorFlow-free. The artifacts' fixed file names
-are `fashiongan.spec.ARTIFACTS`."""
+"""What an export says of itself, written and read here alone: the folder's manifest (what each
+artifact is, the contract, the run it came from, and checksums) and the description each ONNX
+and TFLite file carries inside it. `export` writes both through `new_manifest` and
+`file_description`; `inference` and `info` read them back. numpy-free and TensorFlow-free; the
+artifacts' fixed file names are `fashiongan.spec.ARTIFACTS`."""
 
 from __future__ import annotations
 
@@ -9,14 +11,72 @@ import json
 import os
 from pathlib import Path
 
+import fashiongan
+from fashiongan import spec
 from fashiongan.errors import FashionGANError
-from fashiongan.spec import MANIFEST_FILE
+from fashiongan.spec import LABEL_INPUT, MANIFEST_FILE, NOISE_INPUT, OUTPUT_NAME, DatasetSpec, VariantSpec
 
 FORMAT_VERSION = 1
+# The keys of a file's own description whose values are JSON text (the rest are plain text); a
+# TFLite file adds `batch_size` and, full-integer, `quantization` to `file_description`'s keys.
+DESCRIPTION_JSON_KEYS = ("conditional", "class_names", "latent_dim", "output_range", "batch_size", "quantization")
 
 
 class ManifestError(FashionGANError):
     """A manifest that is missing, unreadable, or disagrees with the files beside it."""
+
+
+def new_manifest(
+    variant: VariantSpec, dataset: DatasetSpec, *, training: dict, artifacts: dict[str, dict], tensorflow_version: str
+) -> dict:
+    """The manifest of an export of `variant` trained on `dataset`: `artifacts` maps each name
+    of `fashiongan.spec.ARTIFACTS` written to its `describe_artifact` record."""
+    inputs = [{"name": NOISE_INPUT, "shape": [None, variant.latent_dim], "dtype": spec.NOISE_DTYPE}]
+    if variant.conditional:
+        inputs.append({"name": LABEL_INPUT, "shape": [None], "dtype": spec.LABEL_DTYPE})
+    return {
+        "format_version": FORMAT_VERSION,
+        "fashiongan_version": fashiongan.__version__,
+        "tensorflow_version": tensorflow_version,
+        "variant": variant.name,
+        "dataset": dataset.name,
+        "conditional": variant.conditional,
+        "class_names": list(dataset.class_names) if variant.conditional else None,
+        "latent_dim": variant.latent_dim,
+        "noise": {"distribution": spec.NOISE_DISTRIBUTION, "dtype": spec.NOISE_DTYPE},
+        "inputs": inputs,
+        "outputs": [{"name": OUTPUT_NAME, "shape": [None, *variant.image_shape], "dtype": spec.OUTPUT_DTYPE}],
+        "output_range": list(spec.OUTPUT_RANGE),
+        "generator_output_range": list(variant.output_range),
+        "tflite_batch_size": spec.TFLITE_BATCH,
+        "training": training,
+        "artifacts": artifacts,
+    }
+
+
+def file_description(variant: VariantSpec, dataset: DatasetSpec) -> dict[str, str]:
+    """What a generator file says of itself without its manifest: text key-value pairs (ONNX
+    metadata props; the TFLite file's `fashiongan` metadata entry, as JSON)."""
+    return {
+        "fashiongan_version": fashiongan.__version__,
+        "variant": variant.name,
+        "dataset": dataset.name,
+        "conditional": json.dumps(variant.conditional),
+        "class_names": json.dumps(list(dataset.class_names)),
+        "latent_dim": str(variant.latent_dim),
+        "noise_distribution": spec.NOISE_DISTRIBUTION,
+        "inputs": ", ".join(variant.input_names),
+        "output": f"{OUTPUT_NAME}: float32 N×28×28×1",
+        "output_range": json.dumps(list(spec.OUTPUT_RANGE)),
+    }
+
+
+def summary_line(variant: VariantSpec, dataset: DatasetSpec) -> str:
+    """One line on what a generator file is, for ONNX's doc string and TFLite's description."""
+    return (
+        f"fashiongan {variant.name} generator of {dataset.name} images: inputs {', '.join(variant.input_names)} "
+        f"(noise {spec.NOISE_DISTRIBUTION}, {variant.latent_dim} wide), output {OUTPUT_NAME} in [0, 1]"
+    )
 
 
 def sha256_file(path: str | os.PathLike) -> str:

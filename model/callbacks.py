@@ -6,6 +6,8 @@ loaded on its backend."""
 from __future__ import annotations
 
 import csv
+import io
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,14 +15,17 @@ from typing import TYPE_CHECKING, Any
 import keras
 import numpy as np
 
-from fashiongan.inference.grid import animation_frame, save_animation, save_grid, to_uint8
+from fashiongan.files import write_atomic
+from fashiongan.inference.grid import GridError, save_grid, to_uint8
 from fashiongan.model.run_folder import check_finite_weights, save_checkpoint, trained_steps
 from fashiongan.model.variants import sampling_generator
+from fashiongan.spec import VariantSpec
 
 if TYPE_CHECKING:
     from PIL import Image
 
 ANIMATION_FILE = "progress.gif"  # in the samples folder: the per-epoch grids as one animated image
+ANIMATION_SIDE = 480  # animation frames are scaled to fit this many pixels a side
 PROGRESS_SECONDS = 30.0  # a progress line at the first step this long after the last, in a log or a pipe
 
 
@@ -32,14 +37,40 @@ def _finite(logs) -> bool:
     return all(np.isfinite(float(value)) for value in (logs or {}).values())
 
 
+def animation_frame(path: str | os.PathLike) -> Image.Image:
+    """A grid PNG as an animation frame: greyscale, scaled (nearest) to fit ANIMATION_SIDE."""
+    from PIL import Image
+
+    with Image.open(path) as picture:
+        frame = picture.convert("L")
+    scale = ANIMATION_SIDE / max(frame.size)
+    if scale < 1:
+        size = (max(1, int(frame.width * scale)), max(1, int(frame.height * scale)))
+        frame = frame.resize(size, Image.Resampling.NEAREST)
+    return frame
+
+
+def save_animation(frames: list[Image.Image], path: str | os.PathLike, milliseconds: int = 250) -> Path:
+    """Write frames (from `animation_frame`) as one looping animated GIF, atomically; the last
+    frame holds four times as long."""
+    if not frames:
+        raise GridError("an animation needs at least one frame")
+    durations = [milliseconds] * (len(frames) - 1) + [milliseconds * 4]
+    encoded = io.BytesIO()
+    frames[0].save(
+        encoded, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0, optimize=False
+    )
+    return write_atomic(Path(path), encoded.getvalue())
+
+
 class SampleGrid(keras.callbacks.Callback):
     """After each epoch, write a grid from the same fixed inputs (noise, and labels for a
     conditional generator), drawn by the generator that export will use, and rewrite the
     animation of all the epochs' grids."""
 
-    def __init__(self, variant_name: str, inputs, output_range, directory: Path, nrow: int):
+    def __init__(self, variant: VariantSpec | str, inputs, output_range, directory: Path, nrow: int):
         super().__init__()
-        self.variant_name, self.inputs, self.output_range = variant_name, inputs, output_range
+        self.variant, self.inputs, self.output_range = variant, inputs, output_range
         self.directory, self.nrow = directory, nrow
         self.generator: Any = None
         self.last_path: Path | None = None
@@ -48,7 +79,7 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if not _finite(logs):
             return
-        self.generator = sampling_generator(self.model, self.variant_name, self.generator)
+        self.generator = sampling_generator(self.model, self.variant, self.generator)
         images = self.generator(self.inputs, training=False)
         self.last_path = save_grid(
             to_uint8(np.asarray(images), self.output_range),

@@ -62,12 +62,15 @@ class TrainConfig:
 
     def resolved(self) -> TrainConfig:
         """A copy with the variant's defaults filled in and every number checked."""
+        from fashiongan.model import data, sources
+
         variant = get_variant(self.variant)
-        dataset = spec.get_dataset(self.dataset)
+        dataset = data.dataset_spec(self.dataset, self.data_dir)
         batch_size = variant.batch_size if self.batch_size is None else self.batch_size
         scale = large_batch_lr_scale(batch_size, variant.batch_size) if batch_size > 0 else 1.0
         config = dataclasses.replace(
             self,
+            dataset=sources.canonical(self.dataset) if dataset.name not in spec.DATASETS else self.dataset,
             batch_size=batch_size,
             g_learning_rate=variant.g_learning_rate * scale if self.g_learning_rate is None else self.g_learning_rate,
             d_learning_rate=variant.d_learning_rate * scale if self.d_learning_rate is None else self.d_learning_rate,
@@ -109,12 +112,19 @@ class TrainConfig:
             raise FashionGANError(
                 f"ema_momentum must be in [0, 1) (0 turns the average off), got {config.ema_momentum}"
             )
-        if variant.conditional and variant.num_classes != dataset.num_classes:
+        if variant.conditional and dataset.num_classes < 2:
+            unconditional = ", ".join(name for name, row in spec.VARIANTS.items() if not row.conditional)
             raise FashionGANError(
-                f"variant {variant.name} draws {variant.num_classes} classes, but {config.dataset} has "
-                f"{dataset.num_classes}"
+                f"{self.dataset} has one class (an unconditional dataset); variant {variant.name} draws classes: "
+                f"choose one of {unconditional}"
             )
         return config
+
+    def variant_spec(self) -> spec.VariantSpec:
+        """The run's variant for its dataset (a conditional one with the dataset's class count)."""
+        from fashiongan.model import data
+
+        return spec.variant_for(get_variant(self.variant), data.dataset_spec(self.dataset, self.data_dir))
 
     def save(self, path: Path) -> None:
         write_atomic(path, json.dumps(dataclasses.asdict(self), indent=2).encode())

@@ -1,35 +1,35 @@
-"""Find, read and check Fashion-MNIST and MNIST (IDX files), and feed them to training.
+"""Find, read and check the datasets, and feed them to training.
 
-Sources, first found wins: an explicit directory, $FASHIONGAN_DATA_DIR, Debian's
-/usr/share/datasets/<name>, the Keras cache (~/.keras/datasets or $KERAS_HOME), and,
-only when asked to and online, a download through Keras.
+The built-ins, Fashion-MNIST and MNIST, are IDX files; the places searched, first found wins:
+an explicit directory (IDX files, or a TensorFlow Datasets data folder that holds the dataset
+prepared), $FASHIONGAN_DATA_DIR, Debian's /usr/share/datasets/<name>, the Keras cache
+(~/.keras/datasets or $KERAS_HOME), and, only when asked to and online, a download through
+Keras. Any other `--dataset` value is a source of the user's own (`sources.py`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import hashlib
 import io
-import lzma
-import math
 import os
 import pickle
-import struct
 import subprocess
 import sys
 import tempfile
 import zipfile
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import numpy as np
 
 from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
-from fashiongan.spec import DatasetSpec, get_dataset
+from fashiongan.model import sources
+from fashiongan.model.idx import IDX_SUFFIXES, MAX_IDX_BYTES, DataError, idx_bytes, read_idx, write_idx
+
+__all__ = ["MAX_IDX_BYTES", "DataError", "Split", "dataset_spec", "idx_bytes", "load_dataset", "read_idx", "write_idx"]
+from fashiongan.spec import DATASETS, DatasetSpec, get_dataset
 
 DATA_DIR_ENV = "FASHIONGAN_DATA_DIR"
 DEBIAN_ROOT = Path("/usr/share/datasets")
@@ -42,86 +42,12 @@ FILE_STEMS = {
     ("test", "images"): "t10k-images-idx3-ubyte",
     ("test", "labels"): "t10k-labels-idx1-ubyte",
 }
-_IDX_DTYPES = {0x08: np.uint8}
-
-
-class DataError(FashionGANError):
-    """Missing, truncated or corrupt dataset files."""
 
 
 @dataclass(frozen=True)
 class Split:
     images: np.ndarray  # uint8, N×28×28
-    labels: np.ndarray  # uint8, N
-
-
-# --- IDX files -----------------------------------------------------------------------------
-
-
-MAX_IDX_BYTES = 2 << 30  # an IDX file larger than this (once decompressed) is refused, not read
-GZIP_MAGIC, XZ_MAGIC = b"\x1f\x8b", b"\xfd7zXZ\x00"
-IDX_SUFFIXES = (".gz", ".xz", "")  # the names an IDX file may have beside its stem, in the order looked for
-
-
-def _decompressed(file: BinaryIO) -> contextlib.AbstractContextManager[BinaryIO | gzip.GzipFile | lzma.LZMAFile]:
-    """A stream of the file's bytes, decompressed if it is gzip or xz (told apart by content)."""
-    magic = file.read(len(XZ_MAGIC))
-    file.seek(0)
-    if magic.startswith(GZIP_MAGIC):
-        return gzip.GzipFile(fileobj=file)
-    if magic == XZ_MAGIC:
-        return lzma.LZMAFile(file)
-    return contextlib.nullcontext(file)
-
-
-def _idx_payload(path: Path) -> bytearray:
-    """An IDX file's bytes, read in chunks, so a file that would decompress past MAX_IDX_BYTES
-    is refused before it fills memory."""
-    payload = bytearray()
-    with path.open("rb") as file, _decompressed(file) as stream:
-        while chunk := stream.read(1 << 24):
-            payload += chunk
-            if len(payload) > MAX_IDX_BYTES:
-                raise DataError(f"{path}: larger than {MAX_IDX_BYTES:,} bytes once decompressed: not read")
-    return payload
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (raw, gzip or xz), checking its header and length."""
-    path = Path(path)
-    try:
-        raw = _idx_payload(path)
-    except (OSError, EOFError, zlib.error, lzma.LZMAError) as error:
-        raise DataError(f"{path}: cannot read or decompress ({error})") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
-        raise DataError(f"{path}: not an IDX file (bad magic number)")
-    dtype_code, ndim = raw[2], raw[3]
-    if dtype_code not in _IDX_DTYPES or not 1 <= ndim <= 4:
-        raise DataError(f"{path}: unsupported IDX type 0x{dtype_code:02x} with {ndim} dimensions")
-    header_size = 4 + 4 * ndim
-    if len(raw) < header_size:
-        raise DataError(f"{path}: truncated IDX header")
-    shape = struct.unpack(f">{ndim}I", raw[4:header_size])
-    expected = header_size + math.prod(shape)  # Python integers: no overflow
-    if len(raw) != expected:
-        kind = "truncated" if len(raw) < expected else "has trailing bytes"
-        raise DataError(f"{path}: {kind}: {len(raw)} bytes, header {shape} needs {expected}")
-    return np.frombuffer(raw, dtype=_IDX_DTYPES[dtype_code], offset=header_size).reshape(shape)
-
-
-def idx_bytes(array: np.ndarray) -> bytes:
-    """Encode a uint8 array as an uncompressed IDX file."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-    return header + array.tobytes()
-
-
-def write_idx(path: str | os.PathLike, array: np.ndarray, compress: bool = False) -> Path:
-    """Write a uint8 array as an IDX file (gzip when `compress`), atomically."""
-    path = Path(path)
-    payload = idx_bytes(array)
-    write_atomic(path, gzip.compress(payload, mtime=0) if compress else payload)
-    return path
+    labels: np.ndarray  # integers 0..K-1, N (uint8 for the built-ins, int32 for a source)
 
 
 def _find_idx(directory: Path, stem: str) -> Path | None:
@@ -175,15 +101,22 @@ def candidate_dirs(info: DatasetSpec) -> list[Path]:
 
 
 def _load_from_explicit_dir(info: DatasetSpec, root: Path, split: str) -> Split:
-    """An explicit --data-dir is the only place looked at: no silent fallback to other data."""
+    """An explicit --data-dir is the only place looked at: no silent fallback to other data.
+    It holds IDX files, or is a TensorFlow Datasets data folder with the dataset prepared."""
     if not root.is_dir():
         raise DataError(f"--data-dir {root}: not a directory")
     for directory in _dirs_under(root, info):
         if _has_idx(directory):
             return read_idx_split(directory, split)
+    if sources.prepared_tfds_dir(info.name, None, root) is not None:
+        source = sources.read_source(f"{sources.TFDS_PREFIX}{info.name}", root)
+        if len(source.spec.class_names) != info.num_classes:
+            found = len(source.spec.class_names)
+            raise DataError(f"--data-dir {root}: its {info.name} has {found} classes, not {info.num_classes}")
+        return Split(images=source.images[split], labels=source.labels[split].astype(np.uint8))
     raise DataError(
         f"--data-dir {root}: no {info.name} IDX files ({', '.join(FILE_STEMS.values())}, optionally .gz or .xz) "
-        f"in it or in {info.name}/ or {info.folder}/ below it"
+        f"in it or in {info.name}/ or {info.folder}/ below it, and no {info.name} prepared by TensorFlow Datasets"
     )
 
 
@@ -195,13 +128,23 @@ def _missing_data_message(info: DatasetSpec, searched: list[Path]) -> str:
     )
 
 
+def dataset_spec(name: str, data_dir: str | os.PathLike | None = None) -> DatasetSpec:
+    """A built-in dataset's row of `fashiongan.spec.DATASETS`, or a source's, read from its files."""
+    if name in DATASETS or not sources.is_source(name):
+        return get_dataset(name)
+    return sources.read_source(name, data_dir).spec
+
+
 def load_dataset(
     name: str, split: str = "train", data_dir: str | os.PathLike | None = None, download: bool = False
 ) -> Split:
-    """Load one split of a dataset from the first source that has it."""
-    info = get_dataset(name)
+    """Load one split of a dataset: a built-in from the first place that has it, or a source."""
     if split not in SPLITS:
         raise FashionGANError(f"unknown split {split!r}; choose one of: {', '.join(SPLITS)}")
+    if name not in DATASETS and sources.is_source(name):
+        source = sources.read_source(name, data_dir)
+        return Split(images=source.images[split], labels=source.labels[split])
+    info = get_dataset(name)
     if data_dir is not None:
         return _load_from_explicit_dir(info, Path(data_dir), split)
     searched = candidate_dirs(info)

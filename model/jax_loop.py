@@ -124,6 +124,7 @@ def fit(
     gan,
     split: data.Split,
     runtime,
+    *,
     batch_size: int,
     steps_per_epoch: int,
     seed: int,

@@ -19,10 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from fashiongan.errors import FashionGANError, describe_error
-from fashiongan.files import ensure_free_space
+from fashiongan.files import atomic_file, atomic_folder, ensure_free_space, write_atomic
 from fashiongan.model.config import RESUMABLE_CHANGES, TrainConfig
+from fashiongan.spec import DATASETS, DatasetSpec, get_dataset
 
 CONFIG_FILE = "config.json"
+DATASET_FILE = "dataset.json"  # the dataset's name and class names, and a source's identity
 HISTORY_FILE = "history.csv"
 GENERATOR_FILE = "generator.keras"
 CHECKPOINTS_DIR = "checkpoints"
@@ -47,28 +49,66 @@ def save_checkpoint(gan, run_dir: Path, steps_per_epoch: int) -> Path:
     check_finite_weights(gan, f"step {step}")
     epoch, step_in_epoch = divmod(step, steps_per_epoch)
     name = f"epoch-{epoch:04d}" + (f"-step-{step}" if step_in_epoch else "")
-    checkpoints = run_dir / CHECKPOINTS_DIR
-    final = checkpoints / name
-    temporary = checkpoints / f".{name}.tmp"
-    shutil.rmtree(temporary, ignore_errors=True)
-    try:
-        temporary.mkdir(parents=True)
-        ensure_free_space(temporary, _checkpoint_bytes(gan, run_dir))
-        gan.save_weights(temporary / "gan.weights.h5")
+    final = run_dir / CHECKPOINTS_DIR / name
+    with atomic_folder(final) as building:
+        ensure_free_space(building, _checkpoint_bytes(gan, run_dir))
+        gan.save_weights(building / "gan.weights.h5")
         state = {
             "epoch": epoch,
             "step": step,
             "step_in_epoch": step_in_epoch,
             "seed_generator_states": [np.asarray(v.numpy()).tolist() for v in _seed_states(gan)],
         }
-        (temporary / "state.json").write_text(json.dumps(state))
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(temporary, final)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+        (building / "state.json").write_text(json.dumps(state))
     for old in list_checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old)
     return final
+
+
+def write_dataset_record(run_dir: Path, dataset: str, data_dir: str | None) -> None:
+    """Record what the run trains on, so export and resume need not read the data again; a
+    resume refuses a source whose content changed since the run began."""
+    from fashiongan.model import data, sources
+
+    spec_row = data.dataset_spec(dataset, data_dir)
+    record = {"name": spec_row.name, "class_names": list(spec_row.class_names), "source": dataset}
+    if spec_row.name not in DATASETS:
+        record["identity"] = sources.read_source(dataset, data_dir).identity
+    path = run_dir / DATASET_FILE
+    if path.is_file():
+        earlier = read_dataset_record(run_dir)
+        if earlier.get("identity") != record.get("identity"):
+            raise TrainingError(
+                f"--resume: {dataset} has changed since the run began (its content is not what {path} records)"
+            )
+    write_atomic(path, json.dumps(record, indent=2).encode())
+
+
+def read_dataset_record(run_dir: Path) -> dict:
+    path = run_dir / DATASET_FILE
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise TrainingError(f"{path}: unreadable ({error})") from None
+    names = record.get("class_names") if isinstance(record, dict) else None
+    if (
+        not isinstance(record.get("name"), str)
+        or not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+    ):
+        raise TrainingError(f"{path}: not a dataset record (needs a name and a list of class names)")
+    if not isinstance(record.get("name"), str):
+        raise TrainingError(f"{path}: not a dataset record (needs a name and a list of class names)")
+    return record
+
+
+def dataset_of_run(run_dir: Path, dataset: str) -> DatasetSpec:
+    """The dataset a run trained on, from its record; a built-in by name for an older run."""
+    if not (run_dir / DATASET_FILE).is_file():
+        return get_dataset(dataset)
+    record = read_dataset_record(run_dir)
+    return DatasetSpec(name=record["name"], folder=record["source"] if isinstance(record.get("source"), str) else "",
+                       class_names=tuple(record["class_names"]), how_to_get="")  # fmt: skip
 
 
 def check_finite_weights(model, when: str) -> None:
@@ -234,11 +274,7 @@ def check_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> None:
 
 def save_generator(generator, path: Path) -> Path:
     check_finite_weights(generator, "the end of training")
-    temporary = path.with_name(f".{path.stem}.tmp.keras")
-    try:
-        ensure_free_space(path.parent, _variable_bytes(generator.variables))
+    ensure_free_space(path.parent, _variable_bytes(generator.variables))
+    with atomic_file(path) as temporary:
         generator.save(temporary)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
     return path

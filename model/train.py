@@ -19,6 +19,7 @@ from fashiongan.model import data
 from fashiongan.model.config import TrainConfig
 from fashiongan.model.run_folder import (
     CONFIG_FILE,
+    DATASET_FILE,
     GENERATOR_FILE,
     HISTORY_FILE,
     SAMPLES_DIR,
@@ -29,9 +30,9 @@ from fashiongan.model.run_folder import (
     run_lock,
     save_generator,
     trained_steps,
+    write_dataset_record,
 )
 from fashiongan.model.variants import generator_feed, sampling_generator
-from fashiongan.spec import get_variant
 
 
 def tensorboard_available() -> bool:
@@ -55,7 +56,7 @@ def build_gan(config: TrainConfig, runtime=None, split: data.Split | None = None
     from fashiongan.model.gan import GAN, WarmupEMAAdam
     from fashiongan.model.variants import make_discriminator, make_generator
 
-    variant = get_variant(config.variant)
+    variant = config.variant_spec()
     with quiet_stderr():  # seeds TensorFlow too where it is installed, whose import writes to fd 2
         keras.utils.set_random_seed(config.seed)
     policy = runtime.mixed_precision if runtime and runtime.mixed_precision else "float32"
@@ -149,17 +150,39 @@ def train(
     with run_lock(run_dir):
         fresh = not (run_dir / CONFIG_FILE).exists()
         try:
-            return _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks)
+            return _train_locked(
+                config,
+                runtime,
+                run_dir,
+                split=split,
+                steps_per_epoch=steps_per_epoch,
+                resume=resume,
+                verbose=verbose,
+                extra_callbacks=extra_callbacks,
+            )
         except TrainingError:
             if fresh and latest_checkpoint(run_dir) is None:  # nothing to resume: a corrected rerun starts anew
                 (run_dir / CONFIG_FILE).unlink(missing_ok=True)
+                (run_dir / DATASET_FILE).unlink(missing_ok=True)
             raise
 
 
-def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verbose, extra_callbacks) -> Path:
+def _train_locked(
+    config: TrainConfig,
+    runtime,
+    run_dir: Path,
+    *,
+    split: data.Split,
+    steps_per_epoch: int,
+    resume: bool,
+    verbose,
+    extra_callbacks: list | None,
+) -> Path:
     """Build, restore and fit; config.json is written only once the networks are built and
     the checkpoint restored, so a start that fails leaves the folder as it found it."""
-    variant = get_variant(config.variant)
+    variant = config.variant_spec()
+    batch_size = config.batch_size
+    assert batch_size is not None, "train() resolves the config before it gets here"
     print(f"training {config.variant} on {config.dataset}: {runtime.describe()}")
     gan = build_gan(config, runtime, split if runtime.device_data else None)
     epoch, step_in_epoch = 0, 0
@@ -169,19 +192,20 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         epoch, step_in_epoch = state["epoch"], state["step_in_epoch"]
         where = f"epoch {epoch}" + (f" and {step_in_epoch} steps into the next" if step_in_epoch else "")
         print(f"resuming {run_dir} after {where} from {checkpoint}")
+    write_dataset_record(run_dir, config.dataset, config.data_dir)
     config.save(run_dir / CONFIG_FILE)
 
     grid_count = config.grid_size**2
     grid_noise = np.random.default_rng(config.seed).standard_normal((grid_count, variant.latent_dim)).astype(np.float32)
     grid_labels = np.arange(grid_count, dtype=np.int32) % variant.num_classes if variant.conditional else None
     grid_inputs = generator_feed(grid_noise, grid_labels)
-    grids = kinds.SampleGrid(config.variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
+    grids = kinds.SampleGrid(variant, grid_inputs, variant.output_range, run_dir / SAMPLES_DIR, config.grid_size)
     nan_guard = kinds.StopOnNonFinite()
     callbacks = [
         nan_guard,
         grids,
         kinds.Checkpoint(run_dir, steps_per_epoch),
-        kinds.HistoryCSV(run_dir / HISTORY_FILE, config.batch_size),
+        kinds.HistoryCSV(run_dir / HISTORY_FILE, batch_size),
     ]
     if tensorboard_available():
         callbacks.append(kinds.FiniteTensorBoard(str(run_dir / "logs"), write_graph=False))
@@ -194,7 +218,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         callbacks.append(budget)
     last_step = min(config.epochs * steps_per_epoch, config.max_steps or config.epochs * steps_per_epoch)
     if verbose == 2:  # a log or a pipe: Keras prints one line an epoch
-        callbacks.append(kinds.ProgressLines(last_step, config.batch_size, budget))
+        callbacks.append(kinds.ProgressLines(last_step, batch_size, budget))
     callbacks += extra_callbacks or []
 
     # A run stopped inside an epoch first finishes that epoch from where it stopped, then goes on
@@ -214,12 +238,24 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         if runtime.backend == "jax":
             from fashiongan.model import jax_loop
 
-            jax_loop.fit(gan, split, runtime, config.batch_size, steps_per_epoch, config.seed, first_epoch,
-                         last_epoch, skip, callbacks, verbose, config.max_steps)  # fmt: skip
+            jax_loop.fit(
+                gan,
+                split,
+                runtime,
+                batch_size=batch_size,
+                steps_per_epoch=steps_per_epoch,
+                seed=config.seed,
+                initial_epoch=first_epoch,
+                epochs=last_epoch,
+                initial_step=skip,
+                callbacks=callbacks,
+                verbose=verbose,
+                max_steps=config.max_steps,
+            )
             continue
         dataset = data.make_train_dataset(
             split,
-            config.batch_size,
+            batch_size,
             variant.output_range,
             steps_per_epoch,
             config.seed,
@@ -242,7 +278,7 @@ def _train_locked(config, runtime, run_dir, split, steps_per_epoch, resume, verb
         kept = f"the last good checkpoint is {last}" if last else "no epoch finished, so no checkpoint was kept"
         raise TrainingError(f"training stopped: {nan_guard.failure}; {kept}")
 
-    save_generator(sampling_generator(gan, config.variant), run_dir / GENERATOR_FILE)
+    save_generator(sampling_generator(gan, variant), run_dir / GENERATOR_FILE)
     step = trained_steps(gan)
     if budget and budget.reached and step < last_step:
         print(f"time budget of {config.time_budget:g} min reached at step {step} (epoch {step // steps_per_epoch + 1}, "

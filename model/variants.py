@@ -174,11 +174,12 @@ def make_discriminator(variant: VariantSpec | str) -> keras.Model:
     return DISCRIMINATORS[variant.discriminator](variant.num_classes)
 
 
-def sampling_generator(gan, variant_name: str, target=None):
+def sampling_generator(gan, variant: VariantSpec | str, target=None):
     """The generator to sample and export: float32 layers holding the moving average of the
     generator's weights (the raw weights where the average is off), with the raw generator's
-    batch-norm statistics. Writes into `target` (a generator of the same variant) if given."""
-    target = target or make_generator(variant_name)
+    batch-norm statistics. Writes into `target` (a generator of the same variant) if given;
+    `variant` is the run's (its class count that of the dataset)."""
+    target = target or make_generator(variant)
     target.set_weights(gan.generator.get_weights())
     optimizer = getattr(gan.g_optimizer, "inner_optimizer", gan.g_optimizer)
     if optimizer.use_ema:

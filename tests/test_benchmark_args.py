@@ -12,8 +12,8 @@ import pytest
 from conftest import benchmark_script
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ("ablation", "consumers", "demo_screenshot", "export_parity", "fd_sensitivity", "long_run", "quality",
-            "sample_speed", "train_speed")  # fmt: skip
+COMMANDS = ("ablation", "consumers", "demo_screenshot", "export_parity", "fd_sensitivity", "long_run",
+            "pretrained_table", "quality", "sample_speed", "train_speed")  # fmt: skip
 
 # Placeholders, filled per test: A_FILE (an empty file), A_DIR (an empty folder), UNRELATED (a
 # folder of someone's files), RUN (a folder laid out as a finished run), EXPORT (the shipped
@@ -70,9 +70,17 @@ CASES = [
     ("quality", ["--out", "A_FILE"], "A_FILE: exists and is not a folder"),
     ("quality", ["--data-dir", "nowhere"], "--data-dir: nowhere: no such folder"),
     ("quality", ["--data-dir", "A_FILE"], "A_FILE: is a file, not a folder"),
-    ("quality", ["--readme", "nowhere.md"], "nowhere.md: No such file or directory"),
-    ("quality", ["--readme", "A_FILE"], "no <!-- quality-table:begin --> ... <!-- quality-table:end --> block"),
-    ("quality", ["--readme", "A_DIR"], "A_DIR: Is a directory"),
+    ("quality", ["--docs", "nowhere.md"], "--docs: nowhere.md: no such file"),
+    ("quality", ["--docs", "A_FILE"], "no single <!-- quality:begin --> ... <!-- quality:end --> block"),
+    ("quality", ["--docs", "A_DIR"], "--docs: A_DIR: is a folder, not a docs page"),
+    ("ablation", ["--out", "x", "--docs", "A_FILE"], "no single <!-- ablation:x:begin --> ... <!-- ablation:x:end -->"),
+    ("long_run", ["--out", "r", "--docs", "A_FILE"], "no single <!-- long_run:r:begin --> ... <!-- long_run:r:end -->"),
+    ("train_speed", ["--docs", "A_FILE"], "no single <!-- train_speed:begin --> ... <!-- train_speed:end -->"),
+    ("export_parity", ["RUN", "--docs", "A_FILE"], "no single <!-- export_parity:begin -->"),
+    ("consumers", ["EXPORT", "--docs", "A_FILE"], "no single <!-- consumers:begin -->"),
+    ("sample_speed", ["EXPORT", "--docs", "nowhere.md"], "--docs: nowhere.md: no such file"),
+    ("pretrained_table", ["--names", "nosuch"], "--names: unknown generator nosuch; choose from"),
+    ("pretrained_table", ["--docs", "A_FILE"], "no single <!-- pretrained_table:begin -->"),
     ("quality", ["--ship-grid", "grid.png"], "--ship-grid: needs --ship"),
     ("quality", ["--ship", "UNRELATED"], "not a fashiongan export; refusing to replace it"),
     ("quality", ["--ship", "runs/quality/dense"], "is, holds or lies inside the run runs/quality/dense"),
@@ -152,3 +160,38 @@ def test_scripts_run_by_a_relative_path_from_the_repository_root(name):
 @pytest.mark.parametrize("name", COMMANDS)
 def test_scripts_load_by_their_path_with_their_siblings(name):
     assert callable(benchmark_script(name).main)
+
+
+def test_a_report_replaces_its_own_block_only_and_stamps_date_hardware_and_command(tmp_path, monkeypatch, capsys):
+    common = benchmark_script("_common")
+    page = tmp_path / "results.md"
+    page.write_text("intro\n<!-- a:begin -->\nold\n<!-- a:end -->\nmiddle\n<!-- b:begin -->\nkept\n<!-- b:end -->\n")
+    monkeypatch.setattr(sys, "argv", ["/somewhere/benchmarks/x.py", "--n", "5", "--docs", "results.md"])
+    report = common.Report("a", page)
+    report.print("| figure |")
+    report.print("| 1.5 |")
+    report.write("2 CPU cores (test)")
+    text = page.read_text()
+    assert capsys.readouterr().out == "| figure |\n| 1.5 |\n"
+    assert (
+        text.startswith("intro\n<!-- a:begin -->\n_") and "\nmiddle\n<!-- b:begin -->\nkept\n<!-- b:end -->\n" in text
+    )
+    stamp = text.splitlines()[2]
+    assert re.fullmatch(
+        r"_\d{4}-\d\d-\d\d, 2 CPU cores \(test\); `python benchmarks/x.py --n 5 --docs results.md`_", stamp
+    )
+    assert "old" not in text and "| figure |\n| 1.5 |\n<!-- a:end -->" in text
+    page.write_text("<!-- a:begin -->\n<!-- a:end -->\n<!-- a:begin -->\n<!-- a:end -->\n")  # two blocks: ambiguous
+    with pytest.raises(common.FashionGANError, match="no single <!-- a:begin -->"):
+        common.Report("a", page)
+
+
+def test_every_table_in_the_results_page_is_written_by_a_script():
+    """A table in docs/results.md lies inside a block whose name is a benchmark script's."""
+    text = (ROOT / "docs" / "results.md").read_text()
+    blocks = re.findall(r"<!-- ([\w:.+-]+):begin -->(.*?)<!-- \1:end -->", text, re.S)
+    outside = re.sub(r"<!-- ([\w:.+-]+):begin -->.*?<!-- \1:end -->", "", text, flags=re.S)
+    assert not re.search(r"^\|.*\|$", outside, re.M), "a table outside any script's block"
+    for name, body in blocks:
+        assert (ROOT / "benchmarks" / f"{name.split(':')[0]}.py").is_file(), name
+        assert re.match(r"\s*_\d{4}-\d\d-\d\d, .+; `python benchmarks/", body), f"{name}: no date, hardware, command"

@@ -38,7 +38,7 @@ def error_line(result) -> str:
             ["--variant", "wgan"],
             "invalid choice: 'wgan' (choose from 'dense', 'fashiongan', 'dcgan', 'cdcgan', 'sngan', 'csngan')",
         ),
-        (["--dataset", "cifar10"], "invalid choice: 'cifar10' (choose from 'fashion_mnist', 'mnist')"),
+        (["--dataset", "cifar10"], "unknown dataset 'cifar10': not a built-in (fashion_mnist, mnist)"),
         (["--epochs", "0"], "--epochs: must be a positive integer, got 0"),
         (["--epochs", "-3"], "--epochs: must be a positive integer, got -3"),
         (["--batch-size", "many"], "--batch-size: 'many' is not an integer"),

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import synthetic_split, write_idx_dataset
 
-from fashiongan.model import data
+from fashiongan.model import data, idx
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -48,7 +48,7 @@ def test_truncated_xz_is_a_data_error(tmp_path):
 @pytest.mark.parametrize("compress", [gzip.compress, lzma.compress, None])
 def test_an_idx_file_past_the_size_limit_is_refused_before_it_fills_memory(tmp_path, monkeypatch, compress):
     """A compression bomb (a small file of many zeros) is refused at the limit, not read whole."""
-    monkeypatch.setattr(data, "MAX_IDX_BYTES", 1 << 20)
+    monkeypatch.setattr(idx, "MAX_IDX_BYTES", 1 << 20)
     payload = data.idx_bytes(np.zeros((4096, 28, 28), np.uint8))  # 3.2 MB of zeros
     path = tmp_path / "bomb-idx3-ubyte"
     path.write_bytes(compress(payload) if compress else payload)

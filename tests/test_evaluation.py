@@ -215,18 +215,6 @@ def test_quality_report_lists_runs_in_training_without_counting_them():
     assert lines[-1] == "- not finished yet, left out of the targets: fashiongan (4/10 epochs), sngan (not evaluated)"
 
 
-def test_quality_readme_block_is_replaced_between_its_markers_only(tmp_path):
-    script = benchmark_script("quality")
-    readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{script.README_BEGIN}\nold table\n{script.README_END}\noutro\n")
-    script.write_readme(readme, "new table")
-    assert readme.read_text() == f"intro\n{script.README_BEGIN}\nnew table\n{script.README_END}\noutro\n"
-    readme.write_text("no markers\n")
-    with pytest.raises(script.FashionGANError, match="quality-table"):
-        script.write_readme(readme, "new table")
-    assert readme.read_text() == "no markers\n"
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("dataset", ["fashion_mnist", "mnist"])
 def test_the_shipped_onnx_classifier_scores_its_recorded_test_accuracy(dataset, request):

@@ -14,7 +14,7 @@ import onnx
 import pytest
 
 from fashiongan import spec
-from fashiongan.export import exporter
+from fashiongan.export import exporter, tflite_writer
 from fashiongan.inference.backends import open_artifact
 from fashiongan.inference.manifest import ManifestError, read_manifest, sha256_file, verify_artifact
 from fashiongan.model.variants import generator_feed, make_discriminator
@@ -72,8 +72,8 @@ def assert_parity(run_dir, export_dir, name, artifact):
 def test_tflite_files_hold_only_builtin_ops(exports, name):
     _, export_dir = exports[name]
     for artifact in spec.artifacts_of("tflite"):
-        ops = exporter.tflite_ops(export_dir / artifact.path)
-        assert ops and exporter.non_builtin_tflite_ops(export_dir / artifact.path) == []
+        ops = tflite_writer.tflite_ops(export_dir / artifact.path)
+        assert ops and tflite_writer.non_builtin_tflite_ops(export_dir / artifact.path) == []
         assert not any(op.startswith("Flex") for op in ops)
 
 
@@ -89,7 +89,7 @@ def test_non_builtin_ops_are_detected(tmp_path):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     path = tmp_path / "flex.tflite"
     path.write_bytes(converter.convert())
-    assert any(op.startswith("Flex") for op in exporter.non_builtin_tflite_ops(path))
+    assert any(op.startswith("Flex") for op in tflite_writer.non_builtin_tflite_ops(path))
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -406,7 +406,7 @@ def test_the_full_integer_file_is_calibrated_with_every_label_equally_often():
     """A conditional generator's calibration rows spread the labels evenly: each class as often as
     any other, up to the one row that the row count leaves over."""
     variant = VARIANTS["cdcgan"]
-    rows = list(exporter.calibration_rows(variant)())
+    rows = list(tflite_writer.calibration_rows(variant)())
     labels = np.concatenate([row["label"] for row in rows])
     counts = np.bincount(labels, minlength=variant.num_classes)
     assert len(rows) == spec.TFLITE_CALIBRATION_ROWS and len(counts) == variant.num_classes
@@ -429,11 +429,11 @@ def test_an_mnist_export_describes_itself_as_mnist_in_tflite_and_onnx(tiny_data_
     assert "of mnist images" in model.Description().decode()
 
 
-# Runs exporter._replace_folder(NEW, TARGET) and is killed (SIGKILL) right after its first rename.
+# Runs files.replace_folder(NEW, TARGET) and is killed (SIGKILL) right after its first rename.
 KILLED_MID_SWAP = """
 import os, signal, sys
 from pathlib import Path
-from fashiongan.export import exporter
+from fashiongan import files
 
 rename = os.replace
 def rename_then_die(source, destination):
@@ -441,7 +441,7 @@ def rename_then_die(source, destination):
     os.kill(os.getpid(), signal.SIGKILL)
 
 os.replace = rename_then_die
-exporter._replace_folder(Path(sys.argv[1]), Path(sys.argv[2]))
+files.replace_folder(Path(sys.argv[1]), Path(sys.argv[2]))
 """
 
 

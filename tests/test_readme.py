@@ -126,7 +126,14 @@ def test_the_documents_show_the_commands_this_test_reads():
 
 
 @pytest.mark.parametrize("name, command", FASHIONGAN_COMMANDS, ids=ids(FASHIONGAN_COMMANDS))
-def test_every_fashiongan_command_parses(name, command):
+def test_every_fashiongan_command_parses(name, command, tmp_path, monkeypatch):
+    """Each command parses as written; a dataset path the documents use (`path/to/clothes`)
+    is made first in a scratch folder, as a user's own would exist."""
+    monkeypatch.chdir(tmp_path)
+    for index, word in enumerate(command[:-1]):
+        value = command[index + 1]
+        if (word == "--dataset" or (word == "data" and index == 1)) and "/" in value and not value.startswith("tfds:"):
+            (tmp_path / value).mkdir(parents=True)
     args = cli.build_parser().parse_args(command[1:])  # a bad flag or value exits 2 here
     assert args.command == command[1]
 
@@ -151,9 +158,13 @@ def test_benchmark_commands_use_flags_the_scripts_have(name, command):
     assert usage.returncode == 0, usage.stderr
     for flag in (word.split("=")[0] for word in command[2:] if word.startswith("--")):
         assert flag in usage.stdout, f"{flag} is not a flag of {command[1]}"
-    if "--readme" in command:  # the file it writes its table into holds the table's markers
-        target = (ROOT / command[command.index("--readme") + 1]).read_text()
-        assert "<!-- quality-table:begin -->" in target and "<!-- quality-table:end -->" in target
+    if "--docs" in command:  # the page it writes its table into holds that table's block
+        page = (ROOT / command[command.index("--docs") + 1]).read_text()
+        stem = Path(command[1]).stem
+        if stem in ("ablation", "long_run"):  # one block per run folder: NAME:OUT
+            out = command[command.index("--out") + 1] if "--out" in command else "runs/ablation"
+            stem = f"{stem}:{Path(out).name}"
+        assert f"<!-- {stem}:begin -->" in page and f"<!-- {stem}:end -->" in page, stem
 
 
 @pytest.mark.parametrize("script", [QUICKSTART, TEST_SCRIPT], ids=lambda path: path.name)
@@ -204,10 +215,11 @@ RUNNABLE = [pair for pair in every(bash_commands) if pair[1][0] == "fashiongan" 
 @pytest.mark.slow
 def test_short_commands_run_as_written(exports, tmp_path):
     """The sample and info commands of every document, in a scratch folder holding a test export
-    where the quick start writes `exports/quickstart`; the pretrained ones find the package's
-    generator by name."""
+    where the quick start writes `exports/quickstart` (and a conditional one where the own-data
+    example writes `exports/clothes`); the pretrained ones find the package's generator by name."""
     _, export_dir = exports["dcgan"]
     shutil.copytree(export_dir, tmp_path / "exports" / "quickstart")
+    shutil.copytree(exports["cdcgan"][1], tmp_path / "exports" / "clothes")  # conditional, and it has coats
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     ran = 0
     for name, command in RUNNABLE:

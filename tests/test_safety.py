@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashiongan import inference
+from fashiongan import files, inference
 from fashiongan.export import exporter
 from fashiongan.inference.backends import BackendError
 from fashiongan.inference.manifest import ManifestError, describe_artifact
@@ -132,7 +132,8 @@ def test_a_killed_exports_leftovers_are_cleaned_and_a_set_aside_export_is_restor
     half_built = tmp_path / f".export.building-{pid}-x1y2"
     (half_built / "export").mkdir(parents=True)
     set_aside = Path(shutil.copytree(export_dir, tmp_path / f".export.previous-{pid}"))
-    exporter.clean_leftovers(out)  # killed between the two renames: the earlier export comes back
+    # killed between the two renames: the earlier export comes back
+    files.clean_leftovers(out, restorable=exporter.is_export)
     assert not half_built.exists() and not set_aside.exists()
     assert inference.load(out).sample(1).shape == (1, 28, 28)
     shutil.copytree(export_dir, set_aside)
@@ -200,7 +201,7 @@ def test_a_full_disk_is_one_line_and_keeps_the_last_good_checkpoint(tiny_data_di
     line = one_error_line(result)
     assert "No space left on device" in line
     listing = result.stdout
-    assert "epoch-0001" in listing and "state.json" in listing and ".tmp" not in listing
+    assert "epoch-0001" in listing and "state.json" in listing and ".building-" not in listing
 
 
 @pytest.mark.slow
@@ -308,7 +309,7 @@ def test_leftover_cleaning_reads_the_export_name_literally(tmp_path):
     other = tmp_path / f".a.previous-{pid}"
     other.mkdir()
     (tmp_path / "?").mkdir()
-    exporter.clean_leftovers(tmp_path / "?")  # "?" is a glob pattern matching "a"
+    files.clean_leftovers(tmp_path / "?", restorable=exporter.is_export)  # "?" is a glob pattern matching "a"
     assert other.is_dir()
 
 
@@ -433,7 +434,7 @@ def test_a_leftover_name_that_is_a_link_is_left_alone(tmp_path):
     pid = _dead_pid()
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / f".e.previous-{pid}").symlink_to("elsewhere")
-    exporter.clean_leftovers(tmp_path / "e")
+    files.clean_leftovers(tmp_path / "e", restorable=exporter.is_export)
     assert (tmp_path / f".e.previous-{pid}").is_symlink() and (tmp_path / "elsewhere").is_dir()
 
 

@@ -46,7 +46,7 @@ def test_artifact_rows_derive_every_other_artifact_table():
 
 
 def test_unknown_names_are_the_projects_errors():
-    with pytest.raises(FashionGANError, match="unknown dataset 'cifar10'; choose one of: fashion_mnist, mnist"):
+    with pytest.raises(FashionGANError, match=r"unknown dataset 'cifar10': not a built-in \(fashion_mnist, mnist\)"):
         spec.get_dataset("cifar10")
     with pytest.raises(FashionGANError, match="unknown variant 'wgan'"):
         spec.get_variant("wgan")
@@ -70,12 +70,13 @@ def test_a_new_spec_row_appears_in_the_cli_without_touching_it(monkeypatch, caps
     parser = cli.build_parser()
 
     variants, train_help = _choices(parser, "train", "--variant")
-    assert "tiny" in variants and "kmnist" in _choices(parser, "train", "--dataset")[0]
+    assert (
+        "tiny" in variants and "a built-in (fashion_mnist, mnist, kmnist)" in _choices(parser, "train", "--dataset")[1]
+    )
     assert "relativistic" in _choices(parser, "train", "--loss")[0] and "a loss added by this test" in train_help
     assert "tpu" in _choices(parser, "train", "--strategy")[0]
-    assert (
-        "kmnist" in _choices(parser, "evaluate", "--dataset")[0] and "kmnist" in _choices(parser, "data", "dataset")[0]
-    )
+    for command, flag in (("evaluate", "--dataset"), ("data", "dataset"), ("train-classifier", "--dataset")):
+        assert "a built-in (fashion_mnist, mnist, kmnist)" in _choices(parser, command, flag)[1]
     assert "tiny" in _choices(parser, "export", "--variant")[0]
     _, export_help = _choices(parser, "export", "--formats")
     assert "tfjs" in export_help
