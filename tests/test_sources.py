@@ -143,17 +143,21 @@ def test_an_idx_folder_and_a_named_set_among_several(tmp_path, real_mnist_dir):
     assert np.array_equal(source.labels["test"], mnist.labels[20:30])
 
 
-def prepare_tfds(data_dir: Path, split: data.Split, *, with_image: bool = True) -> None:
-    """A TFDS dataset `tiny_fashion` (or `no_images`) prepared by a builder of its own, offline."""
+def prepare_tfds(
+    data_dir: Path, split: data.Split, *, with_image: bool = True, name: str | None = None, classes: int = 3
+) -> None:
+    """A TFDS dataset `tiny_fashion` (or `no_images`, or `name`) prepared by a builder of its own,
+    offline: 24 train and 6 test images of `split`, labels cycling through `classes` names."""
     import tensorflow_datasets as tfds
 
-    features = {"label": tfds.features.ClassLabel(names=["top", "trouser", "pullover"])}
+    names = ["top", "trouser", "pullover"] if classes == 3 else [f"class {index}" for index in range(classes)]
+    features = {"label": tfds.features.ClassLabel(names=names)}
     if with_image:
         features["image"] = tfds.features.Image(shape=(28, 28, 1))
     else:
         features["value"] = tfds.features.Tensor(shape=(2,), dtype=np.float32)
 
-    builder_name = "tiny_fashion" if with_image else "no_images"
+    builder_name = name or ("tiny_fashion" if with_image else "no_images")
 
     def info(self):
         return tfds.core.DatasetInfo(builder=self, features=tfds.features.FeaturesDict(features))
@@ -163,7 +167,7 @@ def prepare_tfds(data_dir: Path, split: data.Split, *, with_image: bool = True) 
 
     def generate_examples(self, start, stop):
         for index in range(start, stop):
-            row = {"label": index % 3}
+            row = {"label": int(split.labels[index]) if classes == 10 else index % classes}
             row |= {"image": split.images[index][..., None]} if with_image else {"value": np.zeros(2, np.float32)}
             yield index, row
 
@@ -181,6 +185,14 @@ def test_a_prepared_tfds_dataset_reads_offline_with_its_class_label_names(tmp_pa
     assert source.spec.class_names == ("top", "trouser", "pullover")
     assert as_set(source.images["test"]) == as_set(fashion.images[24:30])
     assert sorted(source.labels["train"].tolist()) == sorted(index % 3 for index in range(24))
+
+
+@pytest.mark.slow
+def test_the_built_in_fashion_mnist_reads_from_a_tfds_data_folder(tmp_path, fashion, no_data_sources):
+    prepare_tfds(tmp_path / "tfds", fashion, name="fashion_mnist", classes=10)
+    test = data.load_dataset("fashion_mnist", "test", tmp_path / "tfds")
+    assert as_set(test.images) == as_set(fashion.images[24:30]) and test.labels.dtype == np.uint8
+    assert sorted(test.labels.tolist()) == sorted(fashion.labels[24:30].tolist())
 
 
 def test_the_cache_is_reused_and_a_changed_folder_is_read_again(tmp_path, fashion):
