@@ -50,6 +50,8 @@ def dataset_arg(text: str) -> str:
     checked for existence only; reading it comes later."""
     if text in spec.DATASETS or text.startswith("tfds:") or Path(text).exists():
         return text
+    if ("/" in text or os.sep in text) and Path(text).parent.is_dir():  # a set's prefix in an IDX folder
+        return text
     if "/" in text or os.sep in text:
         raise argparse.ArgumentTypeError(f"{text}: no such folder or file")
     raise argparse.ArgumentTypeError(f"unknown dataset {text!r}: not a built-in ({', '.join(spec.DATASETS)}), "

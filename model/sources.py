@@ -36,6 +36,7 @@ import io
 import json
 import os
 import re
+import struct
 import warnings
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -48,7 +49,9 @@ from fashiongan.model.idx import DataError, read_idx
 from fashiongan.spec import DatasetSpec
 
 MAX_CLASSES = 1000
-MAX_IMAGE_PIXELS = 4096 * 4096  # a larger image (by its header) is refused before it is decoded
+MAX_SIDE = 4096  # an image wider or taller than this (by its header) is refused before it is decoded
+MAX_IMAGE_PIXELS = MAX_SIDE * MAX_SIDE
+MAX_IMAGE_FILE_BYTES = 64 << 20  # an image file larger than this is refused before it is read
 MAX_NPZ_BYTES = 4 << 30  # the arrays of an .npz, uncompressed
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "WEBP")  # the only decoders Pillow may use on a user's file
@@ -57,6 +60,8 @@ SIZE = 28
 DECODE_VERSION = 1  # part of the cache key: a change to the conversion reads every folder again
 CACHE_DIR_ENV = "FASHIONGAN_CACHE_DIR"
 TFDS_PREFIX = "tfds:"
+TFDS_NAME = re.compile(r"[a-z0-9_]+(:[A-Za-z0-9_.-]+)?")  # NAME[:CONFIG], no path
+TFDS_FEATURES = "tensorflow_datasets.core.features."  # the only classes a features.json may name
 KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MEDMNIST_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
 IDX_STEMS = {
@@ -107,6 +112,11 @@ def _read_cached(text: str, data_dir: str | None) -> Source:
     if path.suffix == ".npz" and path.is_file():
         return _from_npz(path)
     if path.is_dir() and not _idx_sets(path):
+        partial = sorted(
+            entry.name for entry in path.iterdir() if any(stem in entry.name for stem in IDX_STEMS.values())
+        )
+        if partial:
+            raise SourceError(f"{path}: an incomplete IDX set ({', '.join(partial)}); it needs all four files")
         return _from_image_folder(path)
     if path.is_dir() or (path.parent.is_dir() and path.name in _idx_sets(path.parent)):
         return _from_idx(path)
@@ -128,6 +138,8 @@ def _source(kind: str, location: str, label: str, splits: dict, class_names: lis
     class_names = [str(name) for name in class_names]
     if not 1 <= len(class_names) <= MAX_CLASSES:
         raise SourceError(f"{location}: {len(class_names)} classes; a dataset has 1 to {MAX_CLASSES}")
+    if any(not name or any(ord(char) < 32 for char in name) for name in class_names):
+        raise SourceError(f"{location}: a class name is empty or holds control characters (a newline, a tab)")
     if len(set(class_names)) != len(class_names):
         raise SourceError(f"{location}: class names repeat ({', '.join(class_names[:5])}, ...)")
     for split, (images, labels) in splits.items():
@@ -174,7 +186,7 @@ def to_grey_28(picture) -> np.ndarray:
     from PIL import Image
 
     if picture.mode.startswith("I"):  # 16- or 32-bit grey: the top 8 bits of the full range
-        wide = np.asarray(picture, np.float64)
+        wide = np.asarray(picture, np.float32)
         picture = Image.fromarray(
             np.clip(wide / (65535.0 if wide.max() > 255 else 255.0) * 255.0, 0, 255).astype(np.uint8)
         )
@@ -197,14 +209,16 @@ def array_to_grey_28(images: np.ndarray, where: str) -> np.ndarray:
 
     if images.dtype != np.uint8:
         raise SourceError(f"{where}: images must be uint8 pixels, not {images.dtype}")
+    if images.ndim not in (3, 4):
+        raise SourceError(f"{where}: expected N×H×W grey or N×H×W×3 colour images, got {images.shape}")
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
     if images.ndim == 3 and images.shape[1:] == (SIZE, SIZE):
         return images
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (3, 4)):
         raise SourceError(f"{where}: expected N×H×W grey or N×H×W×3 colour images, got {images.shape}")
-    if images.shape[1] * images.shape[2] > MAX_IMAGE_PIXELS:
-        raise SourceError(f"{where}: images of {images.shape[1]}×{images.shape[2]} exceed {MAX_IMAGE_PIXELS:,} pixels")
+    if not (0 < images.shape[1] <= MAX_SIDE and 0 < images.shape[2] <= MAX_SIDE):
+        raise SourceError(f"{where}: images of {images.shape[1]}×{images.shape[2]}; each side must be 1 to {MAX_SIDE}")
     return (
         np.stack([to_grey_28(Image.fromarray(image)) for image in images]) if len(images) else images[:, :SIZE, :SIZE]
     )
@@ -222,8 +236,8 @@ def class_names_file(path: Path) -> list[str] | None:
         return None
     try:
         names = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
-        raise SourceError(f"{path}: unreadable class names ({error})") from None
+    except (OSError, ValueError, RecursionError) as error:
+        raise SourceError(f"{path}: unreadable class names ({type(error).__name__})") from None
     names = names.get("class_names") if isinstance(names, dict) else names
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise SourceError(f"{path}: class names must be a JSON list of strings")
@@ -245,22 +259,44 @@ def _visible(path: Path) -> bool:
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """The images under `folder` (recursively, by suffix), in sorted order; hidden ones skipped."""
-    found = [
-        path
-        for path in folder.rglob("*")
-        if path.suffix.lower() in IMAGE_SUFFIXES
-        and path.is_file()
-        and not any(part.startswith(".") for part in path.relative_to(folder).parts)
-    ]
+    """The images under `folder` (recursively, by suffix, case-insensitive), in sorted order;
+    hidden ones skipped. Links are not followed out of the dataset: a linked folder is refused,
+    as is a file whose link leads outside `root`; an unreadable folder is an error, not a gap."""
+    root = folder.resolve()
+
+    def refuse(error: OSError) -> None:
+        raise SourceError(f"{error.filename}: cannot read the folder ({error.strerror})")
+
+    found = []
+    for directory, subfolders, files in os.walk(folder, onerror=refuse):
+        for name in subfolders:
+            if not name.startswith(".") and os.path.islink(os.path.join(directory, name)):
+                raise SourceError(
+                    f"{os.path.join(directory, name)}: a linked folder; links to folders are not followed"
+                )
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        for name in files:
+            path = Path(directory, name)
+            if name.startswith(".") or path.suffix.lower() not in IMAGE_SUFFIXES or not path.is_file():
+                continue
+            if path.is_symlink() and root not in path.resolve().parents:
+                raise SourceError(f"{path}: links outside {folder}; links out of the dataset are not followed")
+            found.append(path)
     return sorted(found)
 
 
 def _class_files(folder: Path) -> dict[str | None, list[Path]]:
     """Each class's images by class folder name, in sorted order; {None: images} when the
     folder holds images and no subfolders (one class, an unconditional dataset)."""
-    subfolders = sorted(path for path in folder.iterdir() if path.is_dir() and _visible(path))
-    loose = [path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
+    try:
+        entries = list(folder.iterdir())
+    except OSError as error:
+        raise SourceError(f"{folder}: cannot read the folder ({error.strerror})") from None
+    linked = [path for path in entries if path.is_symlink() and path.is_dir()]
+    if linked:
+        raise SourceError(f"{linked[0]}: a linked folder; links to folders are not followed")
+    subfolders = sorted(path for path in entries if path.is_dir() and _visible(path))
+    loose = [path for path in entries if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
     if subfolders and loose:
         raise SourceError(f"{folder}: holds both images and class folders; put every image in a class folder")
     if not subfolders:
@@ -285,9 +321,10 @@ def decode_image(path: Path, payload: bytes) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(payload), formats=list(PILLOW_FORMATS)) as picture:
-                if picture.width * picture.height > MAX_IMAGE_PIXELS:
+                if picture.width > MAX_SIDE or picture.height > MAX_SIDE:
                     raise SourceError(
-                        f"{path}: {picture.width}×{picture.height} pixels is over {MAX_IMAGE_PIXELS:,}; not decoded"
+                        f"{path}: {picture.width}×{picture.height} pixels; each side must be at most {MAX_SIDE}: "
+                        "not decoded"
                     )
                 picture.load()
                 return to_grey_28(picture)
@@ -295,13 +332,23 @@ def decode_image(path: Path, payload: bytes) -> np.ndarray:
         raise SourceError(
             f"{path}: declares more pixels than Pillow's limit (a decompression bomb); not decoded"
         ) from None
-    except (OSError, ValueError, SyntaxError) as error:  # Pillow's errors for unreadable and truncated files
-        raise SourceError(f"{path}: not a readable PNG, JPEG, BMP or WebP image ({error})") from None
+    except (OSError, ValueError, SyntaxError, struct.error) as error:  # Pillow's errors for bad and truncated files
+        reason = "" if "cannot identify" in str(error) else f" ({str(error).splitlines()[0][:100]})"
+        raise SourceError(f"{path}: not a readable PNG, JPEG, BMP or WebP image{reason}") from None
+
+
+def _read_image_file(path: Path) -> bytes:
+    try:
+        if path.stat().st_size > MAX_IMAGE_FILE_BYTES:
+            raise SourceError(f"{path}: larger than {MAX_IMAGE_FILE_BYTES:,} bytes; not read")
+        return path.read_bytes()
+    except OSError as error:
+        raise SourceError(f"{path}: cannot read ({error.strerror})") from None
 
 
 def _read_all(files: list[Path]) -> list[bytes]:
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        return list(pool.map(Path.read_bytes, files))
+        return list(pool.map(_read_image_file, files))
 
 
 def _listing(folder: Path) -> tuple[list[str], list[tuple[str, int, Path]]]:
@@ -328,7 +375,8 @@ def _from_image_folder(folder: Path) -> Source:
     payloads = _read_all([path for _, _, path in listed])
     digest = hashlib.sha256(f"images {DECODE_VERSION}\n".encode())
     for (split, label, path), payload in zip(listed, payloads):
-        digest.update(f"{split}/{path.relative_to(folder)}\0{label}\0{hashlib.sha256(payload).hexdigest()}\n".encode())
+        name = os.fsencode(path.relative_to(folder))  # bytes: any file name, UTF-8 or not
+        digest.update(f"{split}/".encode() + name + f"\0{label}\0{hashlib.sha256(payload).hexdigest()}\n".encode())
     identity = digest.hexdigest()
     cached = _load_cache(identity)
     if cached is not None:
@@ -387,11 +435,7 @@ def _save_cache(source: Source) -> None:
 
 def _from_npz(path: Path) -> Source:
     payload = path.read_bytes()
-    try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except zipfile.BadZipFile:
-        raise SourceError(f"{path}: not an .npz file (not a zip archive)") from None
+    unpacked = _declared_bytes(path, payload)
     if unpacked > MAX_NPZ_BYTES:
         raise SourceError(f"{path}: its arrays take {unpacked:,} bytes unpacked, over {MAX_NPZ_BYTES:,}; not read")
     try:
@@ -406,13 +450,13 @@ def _from_npz(path: Path) -> Source:
             splits = {"train": (arrays[layout[0]], arrays[layout[1]])}
             if set(layout[2:]) <= keys:
                 splits["test"] = (arrays[layout[2]], arrays[layout[3]])
-            names = [str(name) for name in arrays["class_names"]] if "class_names" in keys else None
+            names = _names_array(arrays["class_names"], path) if "class_names" in keys else None
     except ValueError as error:
         if "allow_pickle" in str(error):
             raise SourceError(f"{path}: holds object arrays, which would need unpickling; not read") from None
         raise SourceError(f"{path}: unreadable arrays ({error})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as error:
-        raise SourceError(f"{path}: unreadable .npz ({error})") from None
+    except (OSError, zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError) as error:
+        raise SourceError(f"{path}: unreadable .npz ({type(error).__name__}: {str(error)[:100]})") from None
     checked = {split: _checked_pair(images, labels, f"{path} {split}") for split, (images, labels) in splits.items()}
     names = (
         names
@@ -423,7 +467,41 @@ def _from_npz(path: Path) -> Source:
     return _source("npz", str(path), path.stem, checked, names, identity)
 
 
+def _names_array(array: np.ndarray, path: Path) -> list[str]:
+    if array.ndim != 1 or array.dtype.kind != "U" or not len(array):
+        raise SourceError(
+            f"{path}: class_names must be a non-empty 1-D array of strings, got {array.dtype} {array.shape}"
+        )
+    return [str(name) for name in array]
+
+
+def _declared_bytes(path: Path, payload: bytes) -> int:
+    """What an .npz's arrays take once loaded, by the shapes and types their headers declare
+    (read before any array is), and at least what the zip directory says."""
+    total = 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            for member in archive.infolist():
+                total += member.file_size
+                if not member.filename.endswith(".npy"):
+                    continue
+                with archive.open(member) as handle:
+                    version = np.lib.format.read_magic(handle)
+                    if version == (1, 0):
+                        shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+                    else:
+                        shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+                total += int(np.prod(shape, dtype=object)) * max(dtype.itemsize, 1)
+    except zipfile.BadZipFile:
+        raise SourceError(f"{path}: not an .npz file (not a zip archive)") from None
+    except (ValueError, OSError, EOFError, NotImplementedError, RuntimeError, TypeError) as error:
+        raise SourceError(f"{path}: unreadable .npz ({type(error).__name__}: {str(error)[:100]})") from None
+    return total
+
+
 def _checked_pair(images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
+    if images.ndim not in (3, 4):
+        raise SourceError(f"{where}: expected N×H×W grey or N×H×W×3 colour images, got {images.shape}")
     if labels.ndim == 2 and labels.shape[1] == 1:  # MedMNIST's N×1 labels
         labels = labels[:, 0]
     if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
@@ -448,7 +526,10 @@ def _idx_sets(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
         for key, stem in IDX_STEMS.items():
             match = re.fullmatch(rf"(.*?){re.escape(stem)}(\.gz|\.xz)?", path.name)
             if match and path.is_file():
-                found.setdefault(match[1].rstrip("-_"), {})[key] = path
+                files = found.setdefault(match[1].rstrip("-_"), {})
+                if key in files:
+                    raise SourceError(f"{folder}: both {files[key].name} and {path.name}; keep one")
+                files[key] = path
     return {prefix: files for prefix, files in found.items() if len(files) == len(IDX_STEMS)}
 
 
@@ -463,7 +544,7 @@ def _from_idx(path: Path) -> Source:
     splits = {}
     for split in ("train", "test"):
         images, labels = read_idx(files[(split, "images")]), read_idx(files[(split, "labels")])
-        splits[split] = _checked_pair(images, labels, f"{files[(split, 'images')].name}")
+        splits[split] = _checked_pair(images, labels, str(files[(split, "images")]))
         for key in ((split, "images"), (split, "labels")):
             digest.update(files[key].read_bytes())
     names = class_names_file(folder / "class_names.json") or default_names(*(labels for _, labels in splits.values()))
@@ -490,9 +571,31 @@ def prepared_tfds_dir(name: str, config: str | None, data_dir: Path) -> Path | N
     return max(versions, key=version) if versions else None
 
 
+def _check_tfds_features(folder: Path, text: str) -> None:
+    """Refuse a features.json naming any class outside TFDS's own feature connectors: TFDS
+    imports the module a `pythonClassName` names, so a crafted file could run code."""
+
+    def names(node) -> list[str]:
+        if isinstance(node, dict):
+            found = [node["pythonClassName"]] if "pythonClassName" in node else []
+            return found + [name for value in node.values() for name in names(value)]
+        return [name for value in node for name in names(value)] if isinstance(node, list) else []
+
+    path = folder / "features.json"
+    try:
+        declared = names(json.loads(path.read_text()))
+    except (OSError, ValueError, RecursionError) as error:
+        raise SourceError(f"{path}: unreadable ({type(error).__name__})") from None
+    foreign = [name for name in declared if not (isinstance(name, str) and name.startswith(TFDS_FEATURES))]
+    if foreign or not declared:
+        raise SourceError(f"{path}: names {foreign[0] if foreign else 'no'} feature class; only TFDS's own are read")
+
+
 def _from_tfds(text: str, data_dir: str | None) -> Source:
     from fashiongan.extras import require
 
+    if not TFDS_NAME.fullmatch(text[len(TFDS_PREFIX) :]):
+        raise SourceError(f"{text}: a TFDS name is lower-case letters, digits and _ (tfds:NAME or tfds:NAME:CONFIG)")
     name, _, config = text[len(TFDS_PREFIX) :].partition(":")
     root = tfds_data_dir(data_dir)
     folder = prepared_tfds_dir(name, config or None, root)
@@ -501,18 +604,17 @@ def _from_tfds(text: str, data_dir: str | None) -> Source:
             f"{text}: not prepared under the TFDS data folder {root} (no {name}/{config + '/' if config else ''}"
             f"VERSION/dataset_info.json); nothing is downloaded: prepare it with `tfds build {name} --data_dir {root}`"
         )
+    _check_tfds_features(folder, text)
     tfds = require("tensorflow_datasets", f"--dataset {text}", extra="tfds")
-    builder = tfds.builder_from_directory(str(folder))
-    image_key = next(
-        (key for key, feature in builder.info.features.items() if isinstance(feature, tfds.features.Image)), None
-    )
-    label_key = next(
-        (key for key, feature in builder.info.features.items() if isinstance(feature, tfds.features.ClassLabel)), None
-    )
+    try:
+        builder = tfds.builder_from_directory(str(folder))
+        features = dict(builder.info.features.items())
+    except Exception as error:  # TFDS raises many kinds on a malformed info file
+        raise SourceError(f"{text}: unreadable TFDS dataset info in {folder} ({type(error).__name__})") from None
+    image_key = next((key for key, feature in features.items() if isinstance(feature, tfds.features.Image)), None)
+    label_key = next((key for key, feature in features.items() if isinstance(feature, tfds.features.ClassLabel)), None)
     if image_key is None:
-        raise SourceError(
-            f"{text}: no image feature among {', '.join(sorted(builder.info.features))}; nothing to train on"
-        )
+        raise SourceError(f"{text}: no image feature among {', '.join(sorted(features))}; nothing to train on")
     digest = hashlib.sha256(b"tfds %d\n" % DECODE_VERSION)
     for file in sorted(folder.rglob("*")):
         if file.is_file():
@@ -525,5 +627,5 @@ def _from_tfds(text: str, data_dir: str | None) -> Source:
             splits[split] = _checked_pair(np.asarray(arrays[image_key]), np.asarray(labels), f"{text} {split}")
     if "train" not in splits:
         raise SourceError(f"{text}: no train split (it has {', '.join(builder.info.splits)})")
-    names = list(builder.info.features[label_key].names) if label_key else [name]
+    names = list(features[label_key].names) if label_key else [name]
     return _source("tfds", text, f"{name}-{config}" if config else name, splits, names, digest.hexdigest())

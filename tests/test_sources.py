@@ -10,6 +10,7 @@ import os
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 from pathlib import Path
 
@@ -301,7 +302,26 @@ def bad_sources(root: Path, fashion: data.Split) -> dict[str, tuple[str, str]]:
     np.savez(root / "range.npz", x_train=fashion.images[:5], y_train=np.array([0, 1, 2, 3, 4]),
              class_names=np.array(["a", "b"]))  # fmt: skip
     made["labels out of range"] = ("range.npz", "label 4 is out of range 0-1 (2 classes)")
+    Image.new("L", (sources.MAX_SIDE * sources.MAX_SIDE, 1), 255).save(folder("thin") / "line.png")
+    made["a 16-megapixel line"] = ("thin", "line.png: 16777216×1 pixels; each side must be at most 4096")
+    header = {"descr": "|u1", "fortran_order": False, "shape": (1 << 40, 28, 28)}
+    with zipfile.ZipFile(root / "declared.npz", "w") as archive:  # a tiny file whose header asks for 784 TiB
+        with archive.open("x_train.npy", "w") as member:
+            np.lib.format.write_array_header_1_0(member, header)
+        with archive.open("y_train.npy", "w") as member:
+            np.save(member, np.zeros(1, np.uint8))
+    made["npz declaring a huge array"] = ("declared.npz", "bytes unpacked, over 4,294,967,296; not read")
+    png_folder(root / "linked", {"bag": image[None]})
+    (root / "linked" / "everything").symlink_to("/")
+    made["class folder linked to /"] = (
+        "linked",
+        "linked/everything: a linked folder; links to folders are not followed",
+    )
+    partial = folder("partial")
+    data.write_idx(partial / "train-images-idx3-ubyte", fashion.images[:4])
+    made["incomplete IDX set"] = ("partial", "an incomplete IDX set (train-images-idx3-ubyte); it needs all four files")
     made["tfds not prepared"] = ("tfds:nosuch", "not prepared under the TFDS data folder")
+    made["tfds name as a path"] = ("tfds:../../etc", "a TFDS name is lower-case letters, digits and _")
     return {name: (str(root / value) if not value.startswith("tfds:") else value, message)
             for name, (value, message) in made.items()}  # fmt: skip
 
@@ -312,6 +332,11 @@ def test_every_bad_source_is_one_line_and_exit_2_and_writes_nothing(tmp_path, fa
     env = {**os.environ, sources.CACHE_DIR_ENV: str(tmp_path / "cache"), "TFDS_DATA_DIR": str(tmp_path / "tfds")}
     prepare_tfds(tmp_path / "tfds", fashion, with_image=False)
     cases["tfds without images"] = ("tfds:no_images", "no image feature among label, value")
+    crafted = tmp_path / "tfds" / "crafted" / "1.0.0"  # TFDS would import the module a features.json names
+    crafted.mkdir(parents=True)
+    (crafted / "dataset_info.json").write_text(json.dumps({"name": "crafted", "version": "1.0.0"}))
+    (crafted / "features.json").write_text(json.dumps({"pythonClassName": "this.Anything", "featuresDict": {}}))
+    cases["tfds features naming a module"] = ("tfds:crafted", "names this.Anything feature class; only TFDS's own")
     for name, (value, expected) in cases.items():
         line = one_line(value, env)
         assert line.startswith("fashiongan: error: ") and expected in line, (name, line)
