@@ -26,22 +26,34 @@ import numpy as np
 from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
 from fashiongan.model import sources
-from fashiongan.model.idx import IDX_SUFFIXES, MAX_IDX_BYTES, DataError, idx_bytes, read_idx, write_idx
+from fashiongan.model.idx import (
+    FILE_STEMS,
+    IDX_SUFFIXES,
+    IMAGE_SIZE,
+    MAX_IDX_BYTES,
+    DataError,
+    idx_bytes,
+    read_idx,
+    write_idx,
+)
 
-__all__ = ["MAX_IDX_BYTES", "DataError", "Split", "dataset_spec", "idx_bytes", "load_dataset", "read_idx", "write_idx"]
+__all__ = [
+    "FILE_STEMS",
+    "IMAGE_SIZE",
+    "MAX_IDX_BYTES",
+    "DataError",
+    "Split",
+    "dataset_spec",
+    "idx_bytes",
+    "load_dataset",
+    "read_idx",
+    "write_idx",
+]
 from fashiongan.spec import DATASETS, DatasetSpec, get_dataset
 
 DATA_DIR_ENV = "FASHIONGAN_DATA_DIR"
 DEBIAN_ROOT = Path("/usr/share/datasets")
 SPLITS = ("train", "test")
-IMAGE_SIZE = 28
-
-FILE_STEMS = {
-    ("train", "images"): "train-images-idx3-ubyte",
-    ("train", "labels"): "train-labels-idx1-ubyte",
-    ("test", "images"): "t10k-images-idx3-ubyte",
-    ("test", "labels"): "t10k-labels-idx1-ubyte",
-}
 
 
 @dataclass(frozen=True)

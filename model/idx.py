@@ -19,6 +19,14 @@ from fashiongan.errors import FashionGANError
 from fashiongan.files import write_atomic
 
 _IDX_DTYPES = {0x08: np.uint8}
+IMAGE_SIZE = 28  # the side of every image the project reads and draws
+# The four files of a dataset in IDX form, by (split, kind); a file may add .gz or .xz.
+FILE_STEMS = {
+    ("train", "images"): "train-images-idx3-ubyte",
+    ("train", "labels"): "train-labels-idx1-ubyte",
+    ("test", "images"): "t10k-images-idx3-ubyte",
+    ("test", "labels"): "t10k-labels-idx1-ubyte",
+}
 
 
 class DataError(FashionGANError):

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from fashiongan.files import write_atomic
-from fashiongan.model.idx import DataError, read_idx
+from fashiongan.model.idx import FILE_STEMS, IMAGE_SIZE, DataError, read_idx
 from fashiongan.spec import DatasetSpec
 
 MAX_CLASSES = 1000
@@ -56,7 +56,6 @@ MAX_NPZ_BYTES = 4 << 30  # the arrays of an .npz, uncompressed
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "WEBP")  # the only decoders Pillow may use on a user's file
 HELD_OUT_SHARE = 0.1
-SIZE = 28
 DECODE_VERSION = 1  # part of the cache key: a change to the conversion reads every folder again
 CACHE_DIR_ENV = "FASHIONGAN_CACHE_DIR"
 TFDS_PREFIX = "tfds:"
@@ -64,12 +63,6 @@ TFDS_NAME = re.compile(r"[a-z0-9_]+(:[A-Za-z0-9_.-]+)?")  # NAME[:CONFIG], no pa
 TFDS_FEATURES = "tensorflow_datasets.core.features."  # the only classes a features.json may name
 KERAS_KEYS = ("x_train", "y_train", "x_test", "y_test")
 MEDMNIST_KEYS = ("train_images", "train_labels", "test_images", "test_labels")
-IDX_STEMS = {
-    ("train", "images"): "train-images-idx3-ubyte",
-    ("train", "labels"): "train-labels-idx1-ubyte",
-    ("test", "images"): "t10k-images-idx3-ubyte",
-    ("test", "labels"): "t10k-labels-idx1-ubyte",
-}
 
 
 class SourceError(DataError):
@@ -113,7 +106,7 @@ def _read_cached(text: str, data_dir: str | None) -> Source:
         return _from_npz(path)
     if path.is_dir() and not _idx_sets(path):
         partial = sorted(
-            entry.name for entry in path.iterdir() if any(stem in entry.name for stem in IDX_STEMS.values())
+            entry.name for entry in path.iterdir() if any(stem in entry.name for stem in FILE_STEMS.values())
         )
         if partial:
             raise SourceError(f"{path}: an incomplete IDX set ({', '.join(partial)}); it needs all four files")
@@ -194,12 +187,12 @@ def to_grey_28(picture) -> np.ndarray:
         rgba = picture.convert("RGBA")
         picture = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba)
     grey = picture.convert("L")
-    if grey.size != (SIZE, SIZE):
+    if grey.size != (IMAGE_SIZE, IMAGE_SIZE):
         side = max(grey.size)
         square = Image.new("L", (side, side), 0)
         square.paste(grey, ((side - grey.width) // 2, (side - grey.height) // 2))
-        method = Image.Resampling.BOX if side >= SIZE else Image.Resampling.BILINEAR
-        grey = square.resize((SIZE, SIZE), method)
+        method = Image.Resampling.BOX if side >= IMAGE_SIZE else Image.Resampling.BILINEAR
+        grey = square.resize((IMAGE_SIZE, IMAGE_SIZE), method)
     return np.asarray(grey, np.uint8)
 
 
@@ -213,14 +206,16 @@ def array_to_grey_28(images: np.ndarray, where: str) -> np.ndarray:
         raise SourceError(f"{where}: expected N×H×W grey or N×H×W×3 colour images, got {images.shape}")
     if images.ndim == 4 and images.shape[-1] == 1:
         images = images[..., 0]
-    if images.ndim == 3 and images.shape[1:] == (SIZE, SIZE):
+    if images.ndim == 3 and images.shape[1:] == (IMAGE_SIZE, IMAGE_SIZE):
         return images
     if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (3, 4)):
         raise SourceError(f"{where}: expected N×H×W grey or N×H×W×3 colour images, got {images.shape}")
     if not (0 < images.shape[1] <= MAX_SIDE and 0 < images.shape[2] <= MAX_SIDE):
         raise SourceError(f"{where}: images of {images.shape[1]}×{images.shape[2]}; each side must be 1 to {MAX_SIDE}")
     return (
-        np.stack([to_grey_28(Image.fromarray(image)) for image in images]) if len(images) else images[:, :SIZE, :SIZE]
+        np.stack([to_grey_28(Image.fromarray(image)) for image in images])
+        if len(images)
+        else images[:, :IMAGE_SIZE, :IMAGE_SIZE]
     )
 
 
@@ -413,7 +408,7 @@ def _load_cache(identity: str) -> tuple[dict, list[str]] | None:
             names = [str(name) for name in arrays["class_names"]]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile):
         return None
-    if any(images.dtype != np.uint8 or images.shape[1:] != (SIZE, SIZE) for images, _ in splits.values()):
+    if any(images.dtype != np.uint8 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) for images, _ in splits.values()):
         return None
     return splits, names
 
@@ -523,14 +518,14 @@ def _idx_sets(folder: Path) -> dict[str, dict[tuple[str, str], Path]]:
     if not folder.is_dir():
         return {}
     for path in folder.iterdir():
-        for key, stem in IDX_STEMS.items():
+        for key, stem in FILE_STEMS.items():
             match = re.fullmatch(rf"(.*?){re.escape(stem)}(\.gz|\.xz)?", path.name)
             if match and path.is_file():
                 files = found.setdefault(match[1].rstrip("-_"), {})
                 if key in files:
                     raise SourceError(f"{folder}: both {files[key].name} and {path.name}; keep one")
                 files[key] = path
-    return {prefix: files for prefix, files in found.items() if len(files) == len(IDX_STEMS)}
+    return {prefix: files for prefix, files in found.items() if len(files) == len(FILE_STEMS)}
 
 
 def _from_idx(path: Path) -> Source:

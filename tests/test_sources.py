@@ -132,7 +132,7 @@ def test_an_idx_folder_and_a_named_set_among_several(tmp_path, real_mnist_dir):
     mnist = data.read_idx_split(real_mnist_dir, "test")
     folder = tmp_path / "emnist"
     for prefix in ("emnist-digits-", "emnist-other-"):
-        for (split, kind), stem in sources.IDX_STEMS.items():
+        for (split, kind), stem in sources.FILE_STEMS.items():
             array = mnist.images[:30] if kind == "images" else mnist.labels[:30]
             data.write_idx(folder / f"{prefix}{stem}.gz", array[:20] if split == "train" else array[20:], compress=True)
     (folder / "class_names.json").write_text(json.dumps([f"digit {d}" for d in range(10)]))
